@@ -1,0 +1,49 @@
+"""Pure-Python heart of the program: block catalogue, graph, analysis, file format.
+
+Imports neither Qt nor torch, so the window can open before torch has loaded.
+"""
+
+from designer.core.analysis import Analysis, BlockReport, analyze, format_count
+from designer.core.blocks import (
+    BLOCK_TYPES,
+    CATEGORIES,
+    FC_TYPES,
+    SAME,
+    BlockType,
+    ParamSpec,
+    Shape,
+    block_type,
+    format_shape,
+    summary_label,
+)
+from designer.core.errors import (
+    ArchitectureError,
+    CycleError,
+    DesignerError,
+    DuplicateBlockError,
+    DuplicateEdgeError,
+    GraphError,
+    ParameterError,
+    TooManyInputsError,
+    UnknownBlockError,
+    UnknownBlockTypeError,
+    WireError,
+)
+from designer.core.fileformat import dumps, load_architecture, loads, save_architecture, to_document
+from designer.core.graph import (
+    Block,
+    BlockAdded,
+    BlockMoved,
+    BlockRemoved,
+    Edge,
+    EdgeAdded,
+    EdgeRemoved,
+    Graph,
+    GraphReset,
+    ParamChanged,
+    RemovedBlock,
+    chain,
+)
+from designer.core.paths import RESOURCES, TEMPLATES, template_paths
+
+__all__ = [name for name in dir() if not name.startswith("_")]

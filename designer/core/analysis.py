@@ -1,0 +1,161 @@
+"""Analytic shapes, parameter counts, MACs and activation sizes — no forward pass.
+
+The analysis is total: a block whose own settings or inputs are wrong gets an ``error``;
+blocks downstream of it get ``blocked_by`` (their shape is unknown but nothing is wrong
+with them), and every other block is still analysed. Counts equal what ``designer.nn``'s
+torch module holds (tests check that on random graphs).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from designer.core.blocks import BLOCK_TYPES, FC_TYPES, Shape, ShapeError, format_shape
+from designer.core.graph import Graph
+
+
+@dataclass(frozen=True)
+class BlockReport:
+    block_id: str
+    type_id: str
+    output_shape: Shape | None
+    weights: int = 0
+    biases: int = 0
+    macs: int = 0
+    error: str | None = None
+    blocked_by: str | None = None  # the invalid block upstream that hides this block's shape
+    share: float = 0.0  # fraction of the whole network's parameters, 0..1
+
+    @property
+    def params(self) -> int:
+        return self.weights + self.biases
+
+    @property
+    def activations(self) -> int:
+        """Values this block outputs per sample (its activation memory, in numbers)."""
+        return math.prod(self.output_shape) if self.output_shape is not None else 0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.blocked_by is None
+
+
+@dataclass(frozen=True)
+class Analysis:
+    reports: dict[str, BlockReport]  # in topological order
+    total_params: int
+    total_macs: int
+    total_activations: int
+    fc_params: int
+    problems: tuple[str, ...]  # graph-level problems that block building/training
+    sinks: tuple[str, ...] = ()  # blocks nothing reads from; a buildable design has one
+
+    @property
+    def fc_share(self) -> float:
+        return self.fc_params / self.total_params if self.total_params else 0.0
+
+    @property
+    def errors(self) -> dict[str, str]:
+        return {block_id: report.error for block_id, report in self.reports.items() if report.error}
+
+    @property
+    def valid(self) -> bool:
+        """True when the design can be built: no block error and no graph-level problem."""
+        return not self.problems and not any(report.error or report.blocked_by for report in self.reports.values())
+
+    @property
+    def output_shape(self) -> Shape | None:
+        """The shape of the single sink, when there is exactly one and it is valid."""
+        if self.problems:
+            return None
+        if len(self.sinks) != 1:
+            return None
+        return self.reports[self.sinks[0]].output_shape
+
+    def headline(self) -> str:
+        """One sentence about the FC share, the figure the whole program is built around."""
+        return (
+            f"FC layers hold {self.fc_share:.1%} of all parameters "
+            f"({format_count(self.fc_params)} of {format_count(self.total_params)})"
+        )
+
+
+def analyze(graph: Graph) -> Analysis:
+    order = graph.topological_order()
+    blocks = graph.blocks
+    incoming: dict[str, list] = {}
+    for edge in graph.edges:
+        incoming.setdefault(edge.target, []).append(edge)
+    first_input = next((block_id for block_id in order if blocks[block_id].type_id == "Input"), None)
+
+    raw: dict[str, BlockReport] = {}
+    for block_id in order:
+        block = blocks[block_id]
+        kind = BLOCK_TYPES[block.type_id]
+        edges = sorted(incoming.get(block_id, ()), key=lambda edge: edge.port)
+        if kind.inputs == 0 and block_id != first_input:
+            raw[block_id] = BlockReport(block_id, block.type_id, None, error="a design has one Input; remove this one")
+            continue
+        if len(edges) < kind.inputs:
+            needed = "an input" if kind.inputs == 1 else f"{kind.inputs} inputs"
+            raw[block_id] = BlockReport(block_id, block.type_id, None, error=f"not connected: needs {needed}")
+            continue
+        input_reports = [raw[edge.source] for edge in edges]
+        blocked = next((report for report in input_reports if report.output_shape is None), None)
+        if blocked is not None:
+            raw[block_id] = BlockReport(
+                block_id, block.type_id, None, blocked_by=blocked.blocked_by or blocked.block_id
+            )
+            continue
+        input_shapes = [report.output_shape for report in input_reports]
+        try:
+            shape = kind.output_shape(block.params, input_shapes)
+        except ShapeError as error:
+            raw[block_id] = BlockReport(block_id, block.type_id, None, error=str(error))
+            continue
+        weights, biases = kind.parameter_count(block.params, input_shapes, shape)
+        macs = kind.macs(block.params, input_shapes, shape)
+        raw[block_id] = BlockReport(block_id, block.type_id, shape, weights, biases, macs)
+
+    total_params = sum(report.weights + report.biases for report in raw.values())
+    fc_params = sum(report.weights + report.biases for report in raw.values() if report.type_id in FC_TYPES)
+    reports = {}
+    for block_id, report in raw.items():
+        params = report.weights + report.biases
+        if params and total_params:
+            report = BlockReport(
+                report.block_id, report.type_id, report.output_shape, report.weights, report.biases,
+                report.macs, report.error, report.blocked_by, params / total_params,
+            )
+        reports[block_id] = report
+
+    problems = []
+    if first_input is None:
+        problems.append("the design has no Input block; drag one from the palette")
+    sinks = graph.sinks()
+    if len(sinks) > 1:
+        problems.append(
+            f"the design has {len(sinks)} outputs ({', '.join(sinks)}); wire them so only one block is left unread"
+        )
+    return Analysis(
+        reports,
+        total_params,
+        sum(report.macs for report in reports.values()),
+        sum(report.activations for report in reports.values()),
+        fc_params,
+        tuple(problems),
+        tuple(sinks),
+    )
+
+
+def format_count(value: int | float) -> str:
+    """Compact human figure: 61,706 → 61.7k, 138,357,544 → 138.4M."""
+    value = float(value)
+    for limit, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= limit:
+            return f"{value / limit:.1f}{suffix}"
+    return f"{value:.0f}"
+
+
+__all__ = ["Analysis", "BlockReport", "analyze", "format_count", "format_shape"]
