@@ -1,0 +1,21 @@
+"""Datasets for training: MNIST, Fashion-MNIST, CIFAR-10 and a built-in MNIST sample.
+
+No Qt and no torch here: data is read into numpy arrays (uint8 images N×C×H×W, int64
+labels) that the training engine turns into tensors once.
+"""
+
+from designer.data.catalogue import DATASET_SPECS
+from designer.data.download import urllib_downloader
+from designer.data.errors import DatasetError, DownloadCancelled
+from designer.data.loading import dataset_info, find_local, load_dataset
+from designer.data.locations import default_datasets_cache
+from designer.data.records import Dataset, DatasetInfo
+
+DATASET_NAMES: tuple[str, ...] = tuple(DATASET_SPECS)
+DEFAULT_DATASET = "mnist-sample"
+
+__all__ = [
+    "DATASET_NAMES", "DEFAULT_DATASET", "Dataset", "DatasetError", "DatasetInfo",
+    "DownloadCancelled", "dataset_info", "default_datasets_cache", "find_local",
+    "load_dataset", "urllib_downloader",
+]
