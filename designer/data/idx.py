@@ -88,6 +88,16 @@ def read_idx(path: Path, expected_magic: int) -> np.ndarray:
     return values.reshape(shape)
 
 
+def encode_idx(values: np.ndarray) -> bytes:
+    """The IDX bytes (not gzipped) for an array of unsigned bytes with 1 or 3 dimensions."""
+    values = np.ascontiguousarray(values, dtype=np.uint8)
+    magic = {1: LABELS_MAGIC, 3: IMAGES_MAGIC}.get(values.ndim)
+    if magic is None:
+        raise ValueError(f"IDX here holds labels (1 dimension) or images (3), not {values.ndim}")
+    header = magic.to_bytes(4, "big") + b"".join(size.to_bytes(4, "big") for size in values.shape)
+    return header + values.tobytes()
+
+
 def read_idx_images(path: Path) -> np.ndarray:
     """Images as N×1×H×W uint8 (one grey channel)."""
     images = read_idx(path, IMAGES_MAGIC)
