@@ -92,13 +92,20 @@ def _batch_arrays(batch: dict, filename: str) -> tuple[np.ndarray, np.ndarray]:
     return (images if images.flags.writeable else images.copy()), labels
 
 
+def _tar_mode(archive: Path) -> str:
+    # Name the compression when the content shows gzip so a damaged .tar.gz gets gzip's
+    # own complaint, not a list of every format tarfile tried.
+    with open(archive, "rb") as handle:
+        return "r:gz" if handle.read(2) == b"\x1f\x8b" else "r:*"
+
+
 def _read_members_from_archive(archive: Path, wanted: set[str]) -> dict[str, bytes]:
     found: dict[str, bytes] = {}
     try:
         # Iterate in order and read each member as it passes: asking for members by name
         # would make tarfile scan the whole gzip stream and then seek back, decompressing
         # the 170 MB archive several times.
-        with tarfile.open(archive, "r:*") as tar:
+        with tarfile.open(archive, _tar_mode(archive)) as tar:
             for member in tar:
                 basename = member.name.rsplit("/", 1)[-1]
                 if member.isfile() and basename in wanted and basename not in found:
@@ -107,7 +114,9 @@ def _read_members_from_archive(archive: Path, wanted: set[str]) -> dict[str, byt
     except FileNotFoundError:
         raise DatasetError(f"{archive.name} not found in {archive.parent}.") from None
     except (tarfile.TarError, EOFError, zlib.error, OSError) as error:
-        raise DatasetError(f"{archive.name} is a damaged or truncated archive ({error}).") from error
+        # tarfile's "could not be opened" error spans several lines; keep messages on one.
+        reason = " ".join(str(error).split())
+        raise DatasetError(f"{archive.name} is a damaged or truncated archive ({reason}).") from error
     return found
 
 

@@ -197,7 +197,9 @@ def load_dataset(name: str, folder: str | Path | None = None, *, download: bool 
             remedy = (f"Delete it from {cache_folder} so it is downloaded again, or choose "
                       f"the built-in sample ({SAMPLE_NAME}).")
         else:
-            remedy = _advice(spec, source if source.is_dir() else source.parent, download=download)
+            folder_of_source = source if source.is_dir() else source.parent
+            remedy = (f"Replace it in {folder_of_source} with a good copy, or choose the "
+                      f"built-in sample ({SAMPLE_NAME}).")
         raise DatasetError(f"{spec.info.label}: {error} {remedy}") from error
 
     _check_consistent(spec, source, train_images, train_labels, test_images, test_labels)
