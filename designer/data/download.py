@@ -12,6 +12,7 @@ import hashlib
 import http.client
 import os
 import tempfile
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable, Iterator
@@ -27,6 +28,9 @@ CHUNK_BYTES = 256 * 1024
 TIMEOUT_SECONDS = 30
 # Errors that mean "this mirror did not give us the file"; the next mirror may.
 NETWORK_ERRORS = (urllib.error.URLError, http.client.HTTPException, OSError, ValueError)
+# A download in progress rewrites its temporary file every chunk; one untouched this long
+# was left by a process that was killed and can go.
+STALE_TEMPORARY_SECONDS = 15 * 60
 
 
 def urllib_downloader(url: str) -> tuple[int | None, Iterator[bytes]]:
@@ -71,6 +75,16 @@ def _fetch_to_temporary(url: str, temporary_path: Path, downloader: Downloader,
     return digest.hexdigest()
 
 
+def _remove_stale_temporaries(destination: Path) -> None:
+    cutoff = time.time() - STALE_TEMPORARY_SECONDS
+    for leftover in destination.parent.glob(f".{destination.name}.*.part"):
+        try:
+            if leftover.stat().st_mtime < cutoff:
+                leftover.unlink()
+        except OSError:
+            pass  # another process removed it first, or it is not ours to remove
+
+
 def download_verified(urls: Iterable[str], destination: Path, expected_md5: str, *,
                       what: str, advice: str, downloader: Downloader | None = None,
                       progress: ProgressCallback | None = None,
@@ -85,6 +99,7 @@ def download_verified(urls: Iterable[str], destination: Path, expected_md5: str,
     downloader = downloader or urllib_downloader
     destination = Path(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temporaries(destination)
     failures: list[str] = []
     checksum_failed = False
     for url in urls:

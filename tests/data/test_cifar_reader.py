@@ -4,6 +4,7 @@ import io
 import os
 import pickle
 import tarfile
+import warnings
 
 import numpy as np
 import pytest
@@ -53,6 +54,18 @@ def test_reads_batches_pickled_with_protocol_5(tmp_path, builders):
     archive.write_bytes(builders.cifar_archive_bytes(builders.cifar_members(protocol=5)))
     train_images = read_cifar10(archive, CIFAR10_NAMES)[0]
     assert train_images.flags.writeable
+
+
+def test_batches_naming_numpy_1_modules_are_read_without_warnings(tmp_path, builders):
+    # The official files were pickled under numpy 1, so they name numpy.core.multiarray;
+    # protocol 3 spells globals as plain text, which lets the test rename the module.
+    members = {name: payload.replace(b"numpy._core.multiarray\n", b"numpy.core.multiarray\n")
+               for name, payload in builders.cifar_members(protocol=3).items()}
+    assert b"numpy.core.multiarray\n" in members["data_batch_1"]
+    write_extracted(tmp_path / "batches", members)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check_small_cifar(read_cifar10(tmp_path / "batches", CIFAR10_NAMES))
 
 
 def test_random_bytes_are_not_an_archive(tmp_path):

@@ -1,6 +1,7 @@
 """Downloads: verified by MD5, atomic, cancellable, and never through the real network here."""
 
 import http.client
+import os
 import urllib.error
 
 import pytest
@@ -97,3 +98,15 @@ def test_existing_good_file_survives_a_failed_download(tmp_path, list_files):
         download(tmp_path, serve({"https://first.example/file.gz": PAYLOAD}), "0" * 32)
     assert (tmp_path / "cache" / "file.gz").read_bytes() == b"older copy"
     assert list_files(tmp_path / "cache") == ["file.gz"]
+
+
+def test_temporary_file_left_by_a_killed_process_is_cleared(tmp_path, builders, list_files):
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    old_leftover = cache / ".file.gz.abc123.part"
+    old_leftover.write_bytes(b"half")
+    os.utime(old_leftover, (0, 0))
+    live_leftover = cache / ".file.gz.def456.part"  # another download still writing
+    live_leftover.write_bytes(b"half")
+    download(tmp_path, serve({"https://first.example/file.gz": PAYLOAD}), builders.md5_of(PAYLOAD))
+    assert list_files(cache) == [".file.gz.def456.part", "file.gz"]
