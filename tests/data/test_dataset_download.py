@@ -110,3 +110,12 @@ def test_temporary_file_left_by_a_killed_process_is_cleared(tmp_path, builders, 
     live_leftover.write_bytes(b"half")
     download(tmp_path, serve({"https://first.example/file.gz": PAYLOAD}), builders.md5_of(PAYLOAD))
     assert list_files(cache) == [".file.gz.def456.part", "file.gz"]
+
+
+def test_default_downloader_streams_with_urllib(tmp_path, builders):
+    # A file:// URL exercises the real urllib path without any network.
+    source = tmp_path / "published.gz"
+    source.write_bytes(PAYLOAD * 30)
+    path = download_verified([source.as_uri()], tmp_path / "cache" / "file.gz",
+                             builders.md5_of(PAYLOAD * 30), what="MNIST: file.gz", advice="")
+    assert path.read_bytes() == PAYLOAD * 30
