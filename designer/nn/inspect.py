@@ -1,0 +1,59 @@
+"""Look inside a trained network: which FC neurons fire for one image, and what it predicts."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from designer.core import Graph
+from designer.nn.transforms import ACTIVATION_TYPES
+
+
+def fc_activations(module: torch.nn.Module, graph: Graph, image) -> list[tuple[str, np.ndarray]]:
+    """``[(fc block id, 1-D float32 activations)]`` for every FC block, in network order.
+
+    Reported after the activation when the FC's only reader is an activation block (what the
+    next layer actually sees, so "fires" means a positive ReLU output); otherwise the FC's own
+    output (for the classifier: the logits). ``image`` is one C×H×W (or 1×C×H×W) float tensor
+    scaled as for training. The module runs in eval mode (Dropout off) and its mode is restored.
+    """
+    image = torch.as_tensor(image)
+    if image.ndim == 3:
+        image = image.unsqueeze(0)
+    if image.ndim != 4 or image.shape[0] != 1:
+        raise ValueError(f"expected one C×H×W image, got shape {tuple(image.shape)}")
+    was_training = module.training
+    module.eval()
+    try:
+        with torch.no_grad():
+            values = module(image.float(), keep=True)
+    finally:
+        module.train(was_training)
+    result = []
+    for block_id in graph.topological_order():
+        if graph.block(block_id).type_id != "FC":
+            continue
+        readers = graph.successors(block_id)
+        shown = block_id
+        if len(readers) == 1 and graph.block(readers[0]).type_id in ACTIVATION_TYPES:
+            shown = readers[0]
+        result.append((block_id, values[shown][0].reshape(-1).numpy().astype(np.float32)))
+    return result
+
+
+def top_predictions(logits, k: int = 3, class_names=None) -> list[tuple[str, float]]:
+    """The ``k`` most likely classes as ``[(name, probability)]``, most likely first.
+
+    ``logits`` is one row of raw scores (K or 1×K); probabilities are its softmax. Without
+    ``class_names`` the classes are named by their index.
+    """
+    scores = torch.as_tensor(logits, dtype=torch.float64).reshape(-1)
+    if scores.numel() == 0:
+        return []
+    probabilities = torch.softmax(scores, dim=0)
+    k = max(0, min(int(k), scores.numel()))
+    values, indices = torch.topk(probabilities, k)
+    names = list(class_names) if class_names is not None else [str(index) for index in range(scores.numel())]
+    if len(names) != scores.numel():
+        raise ValueError(f"{len(names)} class names for {scores.numel()} scores")
+    return [(names[int(index)], float(value)) for value, index in zip(values, indices)]
