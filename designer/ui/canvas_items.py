@@ -26,7 +26,7 @@ from designer.ui.style import (
 
 PORT_RADIUS = 6.0
 CORNER_RADIUS = 9.0
-SHARE_BAR_HEIGHT = 5.0
+SHARE_BAR_HEIGHT = 4.0
 #: a block holding at least this share of all parameters is drawn with a heavier outline
 HIGH_SHARE = 0.2
 
@@ -238,7 +238,7 @@ class BlockItem(QGraphicsItem):
         left = rect.left() + 14
         width = rect.width() - 22
         metrics = QFontMetricsF(font)
-        painter.drawText(QRectF(left, rect.top() + 5, width, 20), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+        painter.drawText(QRectF(left, rect.top() + 3, width, 20), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
                          metrics.elidedText(self.label, Qt.TextElideMode.ElideRight, width - 40))
 
         small = QFont(font)
@@ -246,7 +246,7 @@ class BlockItem(QGraphicsItem):
         small.setPointSizeF(8.5)
         painter.setFont(small)
         painter.setPen(muted)
-        painter.drawText(QRectF(left, rect.top() + 5, width, 20), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+        painter.drawText(QRectF(left, rect.top() + 3, width, 20), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
                          self.block_id)
 
         body = QFont(font)
@@ -255,17 +255,17 @@ class BlockItem(QGraphicsItem):
         painter.setFont(body)
         if report is not None and report.error:
             painter.setPen(ERROR_COLOUR)
-            painter.drawText(QRectF(left, rect.top() + 24, width, 18), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+            painter.drawText(QRectF(left, rect.top() + 21, width, 16), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
                              QFontMetricsF(body).elidedText(report.error, Qt.TextElideMode.ElideRight, width))
         else:
             painter.setPen(text)
-            painter.drawText(QRectF(left, rect.top() + 24, width, 18), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+            painter.drawText(QRectF(left, rect.top() + 21, width, 16), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
                              self.shape_text())
-            painter.drawText(QRectF(left, rect.top() + 40, width, 18), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+            painter.drawText(QRectF(left, rect.top() + 36, width, 16), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
                              self.count_text())
 
         if report is not None and report.ok and report.share > 0:
-            track = QRectF(left, rect.bottom() - SHARE_BAR_HEIGHT - 5, width, SHARE_BAR_HEIGHT)
+            track = QRectF(left, rect.bottom() - SHARE_BAR_HEIGHT - 4, width, SHARE_BAR_HEIGHT)
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(QColor(255, 255, 255, 150))
             painter.drawRoundedRect(track, 2, 2)

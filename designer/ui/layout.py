@@ -58,8 +58,8 @@ def _barycentre(graph: Graph, block_id: str, slot: dict[str, float]) -> float:
 
 def rows_per_column(layer_count: int, widest_layer: int, aspect: float = DEFAULT_ASPECT) -> int:
     """How many layers go in one column so the layout's shape comes closest to ``aspect``."""
-    if layer_count <= 1:
-        return max(layer_count, 1)
+    if layer_count <= LONGEST_READABLE_COLUMN:
+        return max(layer_count, 1)  # a short network reads best as one column
     best_rows, best_error = layer_count, math.inf
     for rows in range(1, layer_count + 1):
         columns = math.ceil(layer_count / rows)

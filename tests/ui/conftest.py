@@ -1,0 +1,72 @@
+"""Fixtures for the window tests: isolated settings, dialogs answered without a modal loop."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QMessageBox
+
+from designer.core import load_architecture
+from designer.core.paths import TEMPLATES
+
+
+@dataclass
+class Dialogs:
+    """What the window asked, and what the test answers next."""
+
+    unsaved_answer: QMessageBox.StandardButton = QMessageBox.StandardButton.Discard
+    open_path: str | None = None
+    save_path: str | None = None
+    unsaved_questions: int = 0
+    errors: list[tuple[str, str]] = field(default_factory=list)
+
+
+@pytest.fixture
+def isolated_settings(tmp_path):
+    """No test reads or writes the user's real settings."""
+    folder = tmp_path / "settings"
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(folder))
+    return QSettings(str(folder / "window.ini"), QSettings.Format.IniFormat)
+
+
+def answer_dialogs(window) -> Dialogs:
+    dialogs = Dialogs()
+
+    def ask_unsaved_changes():
+        dialogs.unsaved_questions += 1
+        return dialogs.unsaved_answer
+
+    window.ask_unsaved_changes = ask_unsaved_changes
+    window.show_error = lambda title, text: dialogs.errors.append((title, text))
+    window.choose_open_path = lambda: dialogs.open_path
+    window.choose_save_path = lambda: dialogs.save_path
+    return dialogs
+
+
+@pytest.fixture
+def main_window(qtbot, isolated_settings):
+    """The real main window showing the LeNet-5 template, with ``window.dialogs`` answering."""
+    from designer.ui.main_window import MainWindow
+
+    window = MainWindow(settings=isolated_settings)
+    window.dialogs = answer_dialogs(window)
+    qtbot.addWidget(window)
+    window.resize(1400, 900)
+    window.show()
+    qtbot.waitExposed(window)
+    window.show_graph(load_architecture(TEMPLATES / "lenet5.json"), None)
+    yield window
+    window.dialogs.unsaved_answer = QMessageBox.StandardButton.Discard
+
+
+@pytest.fixture
+def canvas(main_window):
+    return main_window.canvas
+
+
+@pytest.fixture
+def document(main_window):
+    return main_window.document
