@@ -1,0 +1,407 @@
+"""The parameter panel: where the parameters are, as a headline, a table and a bar chart.
+
+The headline is the program's reason to exist ("FC layers hold 89.4% of all parameters").
+Everything is redrawn from ``DesignDocument.analysis_changed`` and nothing else. That path
+runs on every keystroke in the inspector and is benchmarked (canvas + this panel within one
+frame on VGG-16), so an update is one ``dataChanged`` (or a model reset when the set of
+blocks changed) plus one ``setOpts`` on a bar item created once (DESIGN.md 9).
+"""
+
+from __future__ import annotations
+
+import html
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QAbstractTableModel, QItemSelection, QItemSelectionModel, QModelIndex, Qt, Slot
+from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QLabel,
+    QSplitter,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from designer.core import BLOCK_TYPES, FC_TYPES, Analysis, format_count, format_shape, summary_label
+from designer.ui.document import DesignDocument
+from designer.ui.style import (
+    BLOCKED_COLOUR,
+    CATEGORY_COLOURS,
+    ERROR_COLOUR,
+    FC_COLOUR,
+    MUTED_TEXT_COLOUR,
+    SHARE_COLOUR,
+    TEXT_COLOUR,
+    hex_colour,
+    tint,
+)
+
+COLUMNS = ("Layer", "Type", "Output shape", "Params", "% params", "MACs")
+_NUMERIC_COLUMNS = frozenset({3, 4, 5})
+_RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+_LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+
+#: the role holding a row's block id
+BLOCK_ID_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+_DISPLAY = int(Qt.ItemDataRole.DisplayRole.value)
+_ALIGNMENT = int(Qt.ItemDataRole.TextAlignmentRole.value)
+_FOREGROUND = int(Qt.ItemDataRole.ForegroundRole.value)
+_BACKGROUND = int(Qt.ItemDataRole.BackgroundRole.value)
+_FONT = int(Qt.ItemDataRole.FontRole.value)
+_TOOLTIP = int(Qt.ItemDataRole.ToolTipRole.value)
+_BLOCK_ID = int(BLOCK_ID_ROLE)
+_BOLD_COLUMNS = frozenset({0, 3, 4})
+
+
+class _Row:
+    """One block's cells, with every role the view asks for looked up in a dict.
+
+    The view calls ``data`` for ~7 roles per visible cell on every repaint, each a trip into
+    Python, so ``data`` must be one lookup: everything is worked out here, once per update.
+    """
+
+    __slots__ = ("block_id", "cells", "roles")
+
+    def __init__(self, block_id: str, cells: tuple[str, ...], roles: tuple[dict, ...]) -> None:
+        self.block_id = block_id
+        self.cells = cells
+        self.roles = roles
+
+
+class BlockTableModel(QAbstractTableModel):
+    """One row per block in topological order; rows are plain strings computed once per update."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self._rows: list[_Row] = []
+        self._fc_background = QBrush(tint(FC_COLOUR, 0.16))
+        self._fc_foreground = QBrush(QColor("#A63D00"))  # FC_COLOUR darkened enough to read as text
+        self._error_foreground = QBrush(ERROR_COLOUR)
+        self._blocked_foreground = QBrush(BLOCKED_COLOUR)
+        self._fc_font = QFont()
+        self._fc_font.setBold(True)
+
+    # ------------------------------------------------------------------ updating
+
+    def _make_row(self, block, report) -> _Row:
+        if report.error:
+            shape = f"error: {report.error}"
+        elif report.blocked_by:
+            shape = f"? (after {report.blocked_by})"
+        else:
+            shape = format_shape(report.output_shape)
+        cells = (
+            block.id,
+            summary_label(block.type_id, block.params),
+            shape,
+            f"{report.params:,}" if report.params else "–",
+            f"{report.share:.1%}" if report.params else "",
+            f"{report.macs:,}" if report.macs else "",
+        )
+        is_fc = report.type_id in FC_TYPES
+        common: dict = {_BLOCK_ID: block.id}
+        if report.error:
+            common[_FOREGROUND] = self._error_foreground
+            common[_TOOLTIP] = f"{block.id}: {report.error}"
+        elif report.blocked_by:
+            common[_FOREGROUND] = self._blocked_foreground
+            common[_TOOLTIP] = f"Shape unknown until '{report.blocked_by}' is fixed"
+        elif is_fc:
+            common[_FOREGROUND] = self._fc_foreground
+        if is_fc:
+            common[_BACKGROUND] = self._fc_background
+        roles = []
+        for column, text in enumerate(cells):
+            cell = dict(common)
+            cell[_DISPLAY] = text
+            cell[_ALIGNMENT] = _RIGHT if column in _NUMERIC_COLUMNS else _LEFT
+            if is_fc and column in _BOLD_COLUMNS:
+                cell[_FONT] = self._fc_font
+            roles.append(cell)
+        return _Row(block.id, cells, tuple(roles))
+
+    def set_analysis(self, graph, analysis: Analysis) -> bool:
+        """Show ``analysis``; returns True when the rows were reset (the set of blocks changed).
+
+        When the same blocks are shown, only the cells whose text or colouring changed are
+        announced, so the view repaints those cells and nothing else.
+        """
+        blocks = graph.blocks
+        rows = [self._make_row(blocks[block_id], report) for block_id, report in analysis.reports.items()]
+        old_rows = self._rows
+        same_blocks = len(rows) == len(old_rows) and all(
+            new.block_id == old.block_id for new, old in zip(rows, old_rows)
+        )
+        if not same_blocks:
+            self.beginResetModel()
+            self._rows = rows
+            self.endResetModel()
+            return True
+        self._rows = rows
+        for column in range(len(COLUMNS)):
+            run_start = -1
+            for row_index, (new, old) in enumerate(zip(rows, old_rows)):
+                changed = new.roles[column] != old.roles[column]
+                if changed and run_start < 0:
+                    run_start = row_index
+                elif not changed and run_start >= 0:
+                    self.dataChanged.emit(self.index(run_start, column), self.index(row_index - 1, column))
+                    run_start = -1
+            if run_start >= 0:
+                self.dataChanged.emit(self.index(run_start, column), self.index(len(rows) - 1, column))
+        return False
+
+    # ------------------------------------------------------------------ queries
+
+    def block_id(self, row: int) -> str:
+        return self._rows[row].block_id
+
+    def row_of(self, block_id: str) -> int:
+        for row, entry in enumerate(self._rows):
+            if entry.block_id == block_id:
+                return row
+        return -1
+
+    def row_text(self, row: int) -> tuple[str, ...]:
+        return self._rows[row].cells
+
+    # ------------------------------------------------------------------ Qt model
+
+    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
+        if orientation == Qt.Orientation.Horizontal:
+            if role == Qt.ItemDataRole.DisplayRole:
+                return COLUMNS[section]
+            if role == Qt.ItemDataRole.TextAlignmentRole:
+                return _RIGHT if section in _NUMERIC_COLUMNS else _LEFT
+        return None
+
+    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
+        try:
+            return self._rows[index.row()].roles[index.column()].get(int(role))
+        except IndexError:
+            return None
+
+
+class ShareChart(pg.PlotWidget):
+    """Horizontal bars: each parameter-holding block's share of all parameters, in %.
+
+    The x axis is fixed at 0–100 % and the tick labels (block ids) change only when the set
+    of blocks does, so an edit re-fills the bar rectangles and repaints nothing else: the
+    axes are drawn in Python by pyqtgraph and would cost more than the rest of the panel.
+    """
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent, background="w")
+        self.setMenuEnabled(False)
+        self.setMouseEnabled(x=False, y=False)
+        self.hideButtons()
+        plot = self.getPlotItem()
+        plot.invertY(True)  # the first block at the top, like the table
+        plot.setLabel("bottom", "% of all parameters")
+        axis_pen = pg.mkPen(hex_colour(MUTED_TEXT_COLOUR))
+        for name in ("left", "bottom"):
+            axis = plot.getAxis(name)
+            axis.setPen(axis_pen)
+            axis.setTextPen(pg.mkPen(hex_colour(TEXT_COLOUR)))
+        plot.getAxis("left").setStyle(tickLength=0)
+        plot.getAxis("bottom").setTicks([[(value, f"{value}") for value in range(0, 101, 20)], []])
+        plot.disableAutoRange()
+        plot.setXRange(0, 100, padding=0.02)
+        self._fc_brush = QBrush(FC_COLOUR)
+        self._category_brushes = {category: QBrush(colour) for category, colour in CATEGORY_COLOURS.items()}
+        self._default_brush = QBrush(SHARE_COLOUR)
+        self.bars = pg.BarGraphItem(x0=[], y=[], width=[], height=0.7, pen=pg.mkPen(None), brush=self._default_brush)
+        plot.addItem(self.bars)
+        self.block_ids: list[str] = []
+        self.shares: list[float] = []
+        self._type_ids: list[str] = []
+
+    def set_analysis(self, analysis: Analysis) -> None:
+        reports = [report for report in analysis.reports.values() if report.params]
+        block_ids = [report.block_id for report in reports]
+        type_ids = [report.type_id for report in reports]
+        self.shares = [report.share * 100.0 for report in reports]
+        count = len(reports)
+        options = {"width": np.asarray(self.shares, dtype=np.float64)}
+        if block_ids != self.block_ids or type_ids != self._type_ids:
+            self.block_ids, self._type_ids = block_ids, type_ids
+            options.update(
+                x0=np.zeros(count),
+                y=np.arange(count, dtype=np.float64),
+                height=0.7,
+                brushes=[
+                    self._fc_brush if report.type_id in FC_TYPES
+                    else self._category_brushes.get(BLOCK_TYPES[report.type_id].category, self._default_brush)
+                    for report in reports
+                ],
+            )
+            plot = self.getPlotItem()
+            plot.getAxis("left").setTicks([list(enumerate(block_ids)), []])
+            plot.setYRange(-0.6, max(count, 1) - 0.4, padding=0)
+        self.bars.setOpts(**options)
+
+
+class ParameterPanel(QWidget):
+    """Headline + per-block table + share chart, all following the document's analysis."""
+
+    def __init__(self, document: DesignDocument, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.document = document
+        self._syncing_selection = False
+        self._last_analysis: Analysis | None = None
+
+        self.headline_label = QLabel(self)
+        self.headline_label.setTextFormat(Qt.TextFormat.RichText)
+        self.headline_label.setWordWrap(True)
+        headline_font = self.headline_label.font()
+        headline_font.setPointSizeF(headline_font.pointSizeF() * 1.45)
+        self.headline_label.setFont(headline_font)
+        self.totals_label = QLabel(self)
+        self.totals_label.setStyleSheet(f"color: {hex_colour(MUTED_TEXT_COLOUR)};")
+        self.totals_label.setWordWrap(True)
+
+        self.model = BlockTableModel(self)
+        self.table = QTableView(self)
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setAlternatingRowColors(True)
+        self.table.setShowGrid(False)
+        self.table.setWordWrap(False)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.table.verticalHeader().hide()
+        self.table.verticalHeader().setDefaultSectionSize(self.table.fontMetrics().height() + 8)
+        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(False)
+        header.setHighlightSections(False)
+        self._set_column_widths()
+        # The shape column takes the spare width (it also holds core's error messages);
+        # Stretch does not measure cells, so it costs nothing per update.
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+
+        self.chart = ShareChart(self)
+
+        self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        self.splitter.addWidget(self.table)
+        self.splitter.addWidget(self.chart)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.setSizes([620, 380])
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 6, 8, 6)
+        layout.setSpacing(4)
+        layout.addWidget(self.headline_label)
+        layout.addWidget(self.totals_label)
+        layout.addWidget(self.splitter, 1)
+
+        self.table.selectionModel().selectionChanged.connect(self._on_table_selection_changed)
+        document.analysis_changed.connect(self._on_document_analysis_changed)
+        document.selection_changed.connect(self._on_document_selection_changed)
+        self._on_document_analysis_changed(document.analysis)
+
+    def _set_column_widths(self) -> None:
+        # Fixed sensible widths instead of ResizeToContents, which measures every cell on every
+        # update; the user can still drag them.
+        metrics = self.table.fontMetrics()
+        samples = ("conv13__", "Input 3×224×224_", "512×224×224__", "102,764,544_", "100.0%__", "1,849,688,064_")
+        for column, sample in enumerate(samples):
+            self.table.setColumnWidth(column, metrics.horizontalAdvance(sample) + 16)
+
+    # ------------------------------------------------------------------ queries (tests, window)
+
+    def headline_text(self) -> str:
+        """The headline as plain text, e.g. "FC layers hold 95.8% of all parameters (59.1k of 61.7k)"."""
+        analysis = self._last_analysis
+        if analysis is None:
+            return ""
+        if not analysis.total_params:
+            return "No parameters yet: add a Conv or FC block"
+        return analysis.headline()
+
+    def set_orientation(self, orientation: Qt.Orientation) -> None:
+        """Table beside the chart (a bottom dock) or above it (a side dock)."""
+        self.splitter.setOrientation(orientation)
+
+    # ------------------------------------------------------------------ document signals
+
+    @Slot(object)
+    def _on_document_analysis_changed(self, analysis: Analysis) -> None:
+        self._last_analysis = analysis
+        self._update_headline(analysis)
+        reset = self.model.set_analysis(self.document.graph, analysis)
+        if reset:
+            self._select_rows(self.document.selection)
+        self.chart.set_analysis(analysis)
+
+    def _update_headline(self, analysis: Analysis) -> None:
+        text = self.headline_text()
+        fc = hex_colour(FC_COLOUR)
+        marker = " of all parameters"
+        if analysis.total_params and marker in text:
+            lead, rest = text.split(marker, 1)
+            rich = f"<b style='color:{fc}'>{html.escape(lead)}</b>{html.escape(marker + rest)}"
+        else:
+            rich = html.escape(text)
+        if rich != self.headline_label.text():
+            self.headline_label.setText(rich)
+        totals = (
+            f"Total: {analysis.total_params:,} parameters ({format_count(analysis.total_params)}) · "
+            f"{analysis.total_macs:,} MACs ({format_count(analysis.total_macs)}) per sample"
+        )
+        if analysis.problems:
+            problems = "; ".join(analysis.problems)
+            totals = (
+                f"{html.escape(totals)}<br><span style='color:{hex_colour(ERROR_COLOUR)}'>"
+                f"{html.escape(problems)}</span>"
+            )
+        if totals != self.totals_label.text():
+            self.totals_label.setText(totals)
+
+    @Slot(list)
+    def _on_document_selection_changed(self, block_ids: list) -> None:
+        self._select_rows(block_ids)
+
+    def _select_rows(self, block_ids) -> None:
+        selection = QItemSelection()
+        last_column = len(COLUMNS) - 1
+        first_row = -1
+        for block_id in block_ids:
+            row = self.model.row_of(block_id)
+            if row >= 0:
+                selection.select(self.model.index(row, 0), self.model.index(row, last_column))
+                first_row = row if first_row < 0 else first_row
+        self._syncing_selection = True
+        try:
+            self.table.selectionModel().select(
+                selection, QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
+            )
+        finally:
+            self._syncing_selection = False
+        if first_row >= 0:
+            self.table.scrollTo(self.model.index(first_row, 0))
+
+    @Slot(QItemSelection, QItemSelection)
+    def _on_table_selection_changed(self, selected: QItemSelection, deselected: QItemSelection) -> None:
+        if self._syncing_selection:
+            return
+        rows = sorted({index.row() for index in self.table.selectionModel().selectedRows()})
+        self.document.set_selection([self.model.block_id(row) for row in rows])
+
+
+__all__ = ["BLOCK_ID_ROLE", "COLUMNS", "BlockTableModel", "ParameterPanel", "ShareChart"]
