@@ -51,12 +51,12 @@ class ParamSpec:
         if self.kind == "bool":
             if isinstance(value, bool):
                 return value
-            raise ParameterError(f"{prefix}'{self.name}' must be true or false, not {value!r}")
+            raise ParameterError(f"{prefix}'{self.name}' must be true or false, not {_show(value)}")
         if self.kind == "choice":
             if isinstance(value, str) and value in self.choices:
                 return value
             raise ParameterError(
-                f"{prefix}'{self.name}' must be one of {', '.join(self.choices)}, not {value!r}"
+                f"{prefix}'{self.name}' must be one of {', '.join(self.choices)}, not {_show(value)}"
             )
         if self.kind == "padding" and value == SAME:
             return SAME
@@ -64,24 +64,41 @@ class ParamSpec:
             # bool is an int subclass in Python; a checkbox value is never a valid size.
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 extra = " or \"same\"" if self.kind == "padding" else ""
-                raise ParameterError(f"{prefix}'{self.name}' must be a whole number{extra}, not {value!r}")
+                raise ParameterError(f"{prefix}'{self.name}' must be a whole number{extra}, not {_show(value)}")
             if isinstance(value, float):
                 if not math.isfinite(value) or not value.is_integer():
-                    raise ParameterError(f"{prefix}'{self.name}' must be a whole number, not {value!r}")
+                    raise ParameterError(f"{prefix}'{self.name}' must be a whole number, not {_show(value)}")
                 value = int(value)
         elif self.kind == "float":
             if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise ParameterError(f"{prefix}'{self.name}' must be a number, not {value!r}")
-            value = float(value)
+                raise ParameterError(f"{prefix}'{self.name}' must be a number, not {_show(value)}")
+            try:
+                value = float(value)
+            except OverflowError:  # an int too large for a float (a file may hold one)
+                value = math.inf
             if not math.isfinite(value):
                 raise ParameterError(f"{prefix}'{self.name}' must be a finite number, not {value!r}")
         else:  # pragma: no cover - a programming error in the catalogue
             raise ValueError(f"unknown parameter kind {self.kind!r}")
         if self.minimum is not None and value < self.minimum:
-            raise ParameterError(f"{prefix}'{self.name}' must be at least {self.minimum:g}, not {value:g}")
+            raise ParameterError(f"{prefix}'{self.name}' must be at least {self.minimum:g}, not {_show(value)}")
         if self.maximum is not None and value > self.maximum:
-            raise ParameterError(f"{prefix}'{self.name}' must be at most {self.maximum:g}, not {value:g}")
+            raise ParameterError(f"{prefix}'{self.name}' must be at most {self.maximum:g}, not {_show(value)}")
         return value
+
+
+def _show(value: Any) -> str:
+    """A value for an error message; never fails and never floods the message.
+
+    ``format(10**400, "g")`` raises OverflowError and ``str(10**5000)`` raises ValueError,
+    and a file can hold such numbers, so ints are shown by magnitude past 15 digits.
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**15:
+        return f"{'-' if value < 0 else ''}a number of about {abs(value).bit_length() * 0.30103:.0f} digits"
+    if isinstance(value, float):
+        return f"{value:g}"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 ShapeFunction = Callable[[dict, list], Shape]

@@ -11,7 +11,6 @@ Any failure raises ``ArchitectureError`` naming the field, block or edge.
 from __future__ import annotations
 
 import json
-import math
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -60,16 +59,24 @@ def parse_document(document: Any) -> Graph:
         error = errors[0]
         raise ArchitectureError(f"{_where(error.absolute_path)}: {_schema_message(error)}")
 
+    for key in ("name", "description"):
+        if key in document and not _encodable(document[key]):
+            # json.loads accepts "\ud800"; such a name could never be saved again as UTF-8.
+            raise ArchitectureError(f"{key}: contains an unpaired UTF-16 surrogate (\\ud800-\\udfff escape)")
+
     graph = Graph(document.get("name", "Untitled"))
+    graph.description = document.get("description", "")
     try:
         for index, record in enumerate(document["blocks"]):
-            position = record.get("pos", [0, 0])
-            if not all(math.isfinite(value) for value in position):
-                raise ArchitectureError(f"blocks[{index}] ('{record['id']}'): position must be finite numbers")
+            block_id = record["id"]
             try:
-                graph.add_block(record["type"], record.get("params", {}), position, record["id"])
+                graph.add_block(record["type"], record.get("params", {}), record.get("pos", [0, 0]), block_id)
             except DesignerError as error:
-                raise ArchitectureError(f"blocks[{index}] ('{record['id']}'): {error}") from None
+                message = str(error)
+                # The graph's own messages start with the block id; the prefix below names it already.
+                if message.startswith(f"{block_id}: "):
+                    message = message[len(block_id) + 2:]
+                raise ArchitectureError(f"blocks[{index}] ('{block_id}'): {message}") from None
         for index, record in enumerate(document["edges"]):
             source, target = record["from"], record["to"]
             for end in (source, target):
@@ -84,6 +91,14 @@ def parse_document(document: Any) -> Graph:
     return graph
 
 
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _schema_message(error) -> str:
     if error.validator == "additionalProperties":
         return f"unknown key: {error.message.split('(')[-1].rstrip(')')}"
@@ -95,7 +110,8 @@ def _schema_message(error) -> str:
 def loads(text: str | bytes) -> Graph:
     if isinstance(text, bytes):
         try:
-            text = text.decode("utf-8")
+            # utf-8-sig: an editor may have put a byte-order mark in front; it is not an error.
+            text = text.decode("utf-8-sig")
         except UnicodeDecodeError as error:
             raise ArchitectureError(f"the file is not UTF-8 text (byte {error.start})") from None
     try:
@@ -136,7 +152,13 @@ def to_document(graph: Graph) -> dict:
         if edge.port or graph.block(edge.target).type.inputs > 1:
             record["port"] = edge.port
         edges.append(record)
-    return {"format": FORMAT, "version": VERSION, "name": graph.name, "blocks": blocks, "edges": edges}
+    document = {"format": FORMAT, "version": VERSION, "name": graph.name}
+    description = getattr(graph, "description", "")
+    if description:
+        document["description"] = description
+    document["blocks"] = blocks
+    document["edges"] = edges
+    return document
 
 
 def _tidy(value: float) -> float | int:

@@ -7,6 +7,7 @@ validates first and changes nothing when it refuses, raising a typed ``GraphErro
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator
@@ -103,6 +104,7 @@ STRUCTURAL_EVENTS = (BlockAdded, BlockRemoved, EdgeAdded, EdgeRemoved, ParamChan
 class Graph:
     def __init__(self, name: str = "Untitled") -> None:
         self.name = name
+        self.description = ""  # free text saved with the file; the analysis ignores it
         self._blocks: dict[str, Block] = {}
         self._edges: list[Edge] = []
         self._listeners: list[Callable[[GraphEvent], None]] = []
@@ -222,14 +224,15 @@ class Graph:
         kind = block_type(type_id)
         if block_id is None:
             block_id = self.new_block_id(type_id)
-        elif not isinstance(block_id, str) or not BLOCK_ID_PATTERN.match(block_id):
+        elif not isinstance(block_id, str) or not BLOCK_ID_PATTERN.fullmatch(block_id):
+            # fullmatch: with match(), "$" also accepts a trailing newline ("conv1\n").
             raise GraphError(
                 f"block id {block_id!r} is not valid: use letters, digits, '_' or '-', starting with a letter"
             )
         if block_id in self._blocks:
             raise DuplicateBlockError(f"there is already a block '{block_id}'")
-        x, y = position
-        block = Block(block_id, type_id, kind.normalise_params(params, block_id), (float(x), float(y)))
+        position = _position(position, block_id)
+        block = Block(block_id, type_id, kind.normalise_params(params, block_id), position)
         self._blocks[block_id] = block
         self._emit(BlockAdded(block_id))
         return block
@@ -330,14 +333,14 @@ class Graph:
     def move_block(self, block_id: str, position: Iterable[float]) -> tuple[float, float]:
         block = self.block(block_id)
         old = block.position
-        x, y = position
-        block.position = (float(x), float(y))
+        block.position = _position(position, block_id)
         self._emit(BlockMoved(block_id, block.position))
         return old
 
     def replace_with(self, other: "Graph") -> None:
         """Take over another graph's content (loading a file), announcing one reset."""
         self.name = other.name
+        self.description = other.description
         self._blocks = {block_id: _copy_block(block) for block_id, block in other._blocks.items()}
         self._edges = list(other._edges)
         self._order_cache = None
@@ -345,6 +348,7 @@ class Graph:
 
     def copy(self) -> "Graph":
         duplicate = Graph(self.name)
+        duplicate.description = self.description
         duplicate._blocks = {block_id: _copy_block(block) for block_id, block in self._blocks.items()}
         duplicate._edges = list(self._edges)
         return duplicate
@@ -369,6 +373,20 @@ class Graph:
 
     def __iter__(self) -> Iterator[Block]:
         return iter(self._blocks.values())
+
+
+def _position(position: Iterable[float], block_id: str) -> tuple[float, float]:
+    """Two finite floats, or ``GraphError`` (a file may hold 1e999 or a 400-digit int)."""
+    try:
+        x, y = position
+        result = (float(x), float(y))
+    except OverflowError:
+        result = (math.inf, math.inf)
+    except (TypeError, ValueError):
+        raise GraphError(f"{block_id}: a position is two numbers, not {position!r:.60}") from None
+    if not all(math.isfinite(value) for value in result):
+        raise GraphError(f"{block_id}: a position must be two finite numbers")
+    return result
 
 
 def _copy_block(block: Block) -> Block:

@@ -90,6 +90,37 @@ CONSTRUCTORS = {
 }
 
 
+class BlockModules(nn.ModuleDict):
+    """The blocks' modules, looked up by block id.
+
+    A block id is any name the person typed, e.g. ``train``, ``eval``, ``keys`` or
+    ``_modules``; stored as is, such a name would clash with an attribute of the module
+    (``add_module`` refuses it, or worse, shadows ``_modules``). Those ids are stored under
+    ``block:<id>`` (a ':' never occurs in a block id, so no two ids share a key); every other
+    id is its own key, so state_dict keys read like the design (``blocks.conv1.weight``).
+    """
+
+    _PROBE_ATTRIBUTES = frozenset(dir(nn.ModuleDict()))
+
+    @classmethod
+    def key_of(cls, block_id: str) -> str:
+        if block_id.startswith("_") or block_id in cls._PROBE_ATTRIBUTES:
+            return f"block:{block_id}"
+        return block_id
+
+    def __getitem__(self, block_id: str) -> nn.Module:
+        return super().__getitem__(self.key_of(block_id))
+
+    def __setitem__(self, block_id: str, module: nn.Module) -> None:
+        super().__setitem__(self.key_of(block_id), module)
+
+    def __delitem__(self, block_id: str) -> None:
+        super().__delitem__(self.key_of(block_id))
+
+    def __contains__(self, block_id: str) -> bool:
+        return super().__contains__(self.key_of(block_id))
+
+
 class GraphModule(nn.Module):
     """Runs the blocks in topological order; each block reads its inputs by port."""
 
@@ -104,7 +135,7 @@ class GraphModule(nn.Module):
         self.input_shape = analysis.reports[self.input_id].output_shape
         self.output_shape = analysis.output_shape
         self.sources = {block_id: graph.predecessors(block_id) for block_id in self.order}
-        self.blocks = nn.ModuleDict()
+        self.blocks = BlockModules()
         for block_id in self.order:
             block = graph.block(block_id)
             in_shapes = [analysis.reports[source].output_shape for source in self.sources[block_id]]
