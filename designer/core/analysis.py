@@ -81,54 +81,90 @@ class Analysis:
         )
 
 
+def _report(block_id, type_id, output_shape, weights, biases, macs, error, blocked_by, share) -> BlockReport:
+    """A ``BlockReport`` without the frozen dataclass ``__init__``.
+
+    That ``__init__`` sets each of the nine fields through ``object.__setattr__``; on a
+    1,000-block graph building the reports that way was most of the analysis time, and the
+    analysis runs on every keystroke in the parameter panel. The result is an ordinary
+    BlockReport (equality, repr, immutability unchanged).
+    """
+    report = object.__new__(BlockReport)
+    report.__dict__.update(
+        block_id=block_id, type_id=type_id, output_shape=output_shape, weights=weights, biases=biases,
+        macs=macs, error=error, blocked_by=blocked_by, share=share,
+    )
+    return report
+
+
 def analyze(graph: Graph) -> Analysis:
     order = graph.topological_order()
     blocks = graph.blocks
+    # Sources of each block, by port (edges are few per block; sort only where there are two).
     incoming: dict[str, list] = {}
     for edge in graph.edges:
         incoming.setdefault(edge.target, []).append(edge)
+    sources: dict[str, list[str]] = {}
+    for target, edges in incoming.items():
+        if len(edges) > 1:
+            edges.sort(key=lambda edge: edge.port)
+        sources[target] = [edge.source for edge in edges]
     first_input = next((block_id for block_id in order if blocks[block_id].type_id == "Input"), None)
 
-    raw: dict[str, BlockReport] = {}
+    # block id → (type id, shape, weights, biases, macs, error, blocked_by); reports are made once
+    # the total is known, so each is built a single time.
+    raw: dict[str, tuple] = {}
+    shapes: dict[str, Shape | None] = {}
+    blockers: dict[str, str] = {}  # block id → the invalid block that hides its shape
+    no_sources: list[str] = []
     for block_id in order:
         block = blocks[block_id]
-        kind = BLOCK_TYPES[block.type_id]
-        edges = sorted(incoming.get(block_id, ()), key=lambda edge: edge.port)
+        type_id = block.type_id
+        kind = BLOCK_TYPES[type_id]
+        inputs = sources.get(block_id, no_sources)
+        shape = None
         if kind.inputs == 0 and block_id != first_input:
-            raw[block_id] = BlockReport(block_id, block.type_id, None, error="a design has one Input; remove this one")
-            continue
-        if len(edges) < kind.inputs:
+            raw[block_id] = (type_id, None, 0, 0, 0, "a design has one Input; remove this one", None)
+        elif len(inputs) < kind.inputs:
             needed = "an input" if kind.inputs == 1 else f"{kind.inputs} inputs"
-            raw[block_id] = BlockReport(block_id, block.type_id, None, error=f"not connected: needs {needed}")
-            continue
-        input_reports = [raw[edge.source] for edge in edges]
-        blocked = next((report for report in input_reports if report.output_shape is None), None)
-        if blocked is not None:
-            raw[block_id] = BlockReport(
-                block_id, block.type_id, None, blocked_by=blocked.blocked_by or blocked.block_id
-            )
-            continue
-        input_shapes = [report.output_shape for report in input_reports]
-        try:
-            shape = kind.output_shape(block.params, input_shapes)
-        except ShapeError as error:
-            raw[block_id] = BlockReport(block_id, block.type_id, None, error=str(error))
-            continue
-        weights, biases = kind.parameter_count(block.params, input_shapes, shape)
-        macs = kind.macs(block.params, input_shapes, shape)
-        raw[block_id] = BlockReport(block_id, block.type_id, shape, weights, biases, macs)
+            raw[block_id] = (type_id, None, 0, 0, 0, f"not connected: needs {needed}", None)
+            blockers[block_id] = block_id
+        else:
+            input_shapes = [shapes[source] for source in inputs]
+            if None in input_shapes:
+                blocked = blockers[inputs[input_shapes.index(None)]]
+                raw[block_id] = (type_id, None, 0, 0, 0, None, blocked)
+                blockers[block_id] = blocked
+            else:
+                try:
+                    shape = kind.output_shape(block.params, input_shapes)
+                except ShapeError as error:
+                    raw[block_id] = (type_id, None, 0, 0, 0, str(error), None)
+                    blockers[block_id] = block_id
+                else:
+                    weights, biases = kind.parameter_count(block.params, input_shapes, shape)
+                    macs = kind.macs(block.params, input_shapes, shape)
+                    raw[block_id] = (type_id, shape, weights, biases, macs, None, None)
+        shapes[block_id] = shape
+        if kind.inputs == 0 and shape is None and block_id not in blockers:
+            blockers[block_id] = block_id
 
-    total_params = sum(report.weights + report.biases for report in raw.values())
-    fc_params = sum(report.weights + report.biases for report in raw.values() if report.type_id in FC_TYPES)
+    total_params = 0
+    fc_params = 0
+    total_macs = 0
+    total_activations = 0
+    for type_id, shape, weights, biases, macs, _, _ in raw.values():
+        total_params += weights + biases
+        if type_id in FC_TYPES:
+            fc_params += weights + biases
+        total_macs += macs
+        if shape is not None:
+            total_activations += math.prod(shape)
     reports = {}
-    for block_id, report in raw.items():
-        params = report.weights + report.biases
-        if params and total_params:
-            report = BlockReport(
-                report.block_id, report.type_id, report.output_shape, report.weights, report.biases,
-                report.macs, report.error, report.blocked_by, params / total_params,
-            )
-        reports[block_id] = report
+    for block_id, (type_id, shape, weights, biases, macs, error, blocked_by) in raw.items():
+        params = weights + biases
+        share = params / total_params if params and total_params else 0.0
+        reports[block_id] = _report(block_id, type_id, shape, weights, biases, macs, error, blocked_by, share)
 
     problems = []
     if first_input is None:
@@ -141,8 +177,8 @@ def analyze(graph: Graph) -> Analysis:
     return Analysis(
         reports,
         total_params,
-        sum(report.macs for report in reports.values()),
-        sum(report.activations for report in reports.values()),
+        total_macs,
+        total_activations,
         fc_params,
         tuple(problems),
         tuple(sinks),

@@ -259,3 +259,17 @@ def test_format_count():
     assert format_count(138_357_544) == "138.4M"
     assert format_count(999) == "999"
     assert format_count(2_500_000_000) == "2.5G"
+
+
+def test_reports_are_ordinary_frozen_block_reports():
+    import dataclasses
+
+    from designer.core import BlockReport
+
+    report = analyze(lenet_like()).reports["conv1"]
+    assert isinstance(report, BlockReport)
+    assert report == BlockReport("conv1", "Conv2d", (6, 24, 24), 150, 6, 6 * 24 * 24 * 25, share=report.share)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        report.weights = 0
+    assert dataclasses.replace(report, weights=0).params == 6
+    assert list(analyze(lenet_like()).reports) == lenet_like().topological_order()

@@ -1,0 +1,70 @@
+"""How fast the live analysis answers an edit: run with ``python tests/benchmarks/bench_analysis.py``.
+
+The canvas re-analyses the whole graph on every keystroke in the parameter panel, so the
+figure that matters is set_param followed by analyze(). Goals (issue 2): ≤ 1 ms for VGG-16,
+≤ 20 ms for a 1,000-block chain. For scale: a forward pass of VGG-16 for a torchinfo-style
+summary takes ~300 ms on these machines.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from designer.core import TEMPLATES, Graph, analyze, chain, load_architecture  # noqa: E402
+
+
+def median_seconds(step, repeats: int) -> float:
+    step()  # warm caches (topological order) as the canvas would be after the first edit
+    samples = []
+    for index in range(repeats):
+        started = time.perf_counter()
+        step(index)
+        samples.append(time.perf_counter() - started)
+    return statistics.median(samples)
+
+
+def edit_and_analyze(graph: Graph, block_id: str, name: str, values: list):
+    def step(index: int = 0):
+        graph.set_param(block_id, name, values[index % len(values)])
+        return analyze(graph)
+
+    return step
+
+
+def thousand_block_chain() -> Graph:
+    graph = Graph("chain")
+    layers = [("Input", {"channels": 3, "height": 32, "width": 32})]
+    while len(layers) < 1000:
+        layers += [("Conv2d", {"out_channels": 8, "padding": 1}), ("ReLU", {})]
+    chain(graph, layers[:1000])
+    return graph
+
+
+def main() -> None:
+    vgg = load_architecture(TEMPLATES / "vgg16.json")
+    conv = next(block.id for block in vgg if block.type_id == "Conv2d")
+    vgg_seconds = median_seconds(edit_and_analyze(vgg, conv, "out_channels", [64, 65]), repeats=2000)
+    assert analyze(vgg).valid
+
+    long_chain = thousand_block_chain()
+    assert len(long_chain) == 1000 and analyze(long_chain).valid
+    middle = [block.id for block in long_chain if block.type_id == "Conv2d"][250]
+    chain_seconds = median_seconds(edit_and_analyze(long_chain, middle, "out_channels", [8, 9]), repeats=200)
+
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
+    print(f"Machine: {machine}")
+    print(f"VGG-16 ({len(vgg)} blocks), set_param + analyze: median {vgg_seconds * 1e3:.3f} ms "
+          f"(goal <= 1 ms) {'OK' if vgg_seconds <= 1e-3 else 'MISSED'}")
+    print(f"1,000-block chain, set_param + analyze: median {chain_seconds * 1e3:.3f} ms "
+          f"(goal <= 20 ms) {'OK' if chain_seconds <= 20e-3 else 'MISSED'}")
+
+
+if __name__ == "__main__":
+    main()
