@@ -34,6 +34,8 @@ WIRE_COLOUR = QColor("#7A8694")
 #: how far a wire runs straight out of a port before it turns
 WIRE_STUB = 22.0
 WIRE_CORNER = 12.0
+_WIRE_PEN = QPen(WIRE_COLOUR, 2, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap)
+_SELECTED_WIRE_PEN = QPen(HIGHLIGHT_COLOUR, 3.5, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap)
 
 
 class PortItem(QGraphicsEllipseItem):
@@ -50,6 +52,7 @@ class PortItem(QGraphicsEllipseItem):
         self.setPos(centre)
         self.setBrush(QBrush(QColor("#FFFFFF")))
         self.setPen(QPen(QColor("#5F6B7A"), 1.5))
+        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.setAcceptHoverEvents(True)
         self.setCursor(Qt.CursorShape.CrossCursor)
         self.setZValue(2)
@@ -83,6 +86,7 @@ class BlockItem(QGraphicsItem):
         self.label = BLOCK_TYPES[type_id].label
         self.report: BlockReport | None = None
         self.flashing = False
+        self._tooltip_stale = True
         self.wires: list[WireItem] = []
         self._rect = QRectF(0, 0, BLOCK_WIDTH, BLOCK_HEIGHT)
         self.setFlags(
@@ -92,6 +96,7 @@ class BlockItem(QGraphicsItem):
         )
         self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.setZValue(1)
+        self.setAcceptHoverEvents(True)
         kind = BLOCK_TYPES[type_id]
         self.input_ports = [
             PortItem(self, PortItem.INPUT, index, QPointF(BLOCK_WIDTH * (index + 1) / (kind.inputs + 1), 0))
@@ -111,9 +116,20 @@ class BlockItem(QGraphicsItem):
             return False
         self.label = label
         self.report = report
-        self.setToolTip(self._tooltip())
+        # Building the tooltip for every changed block on every keystroke costs a frame's
+        # worth of time on VGG-16; it is built when the mouse reaches the block instead.
+        self._tooltip_stale = True
+        if self.isUnderMouse():
+            self.setToolTip(self.tooltip_text())
+            self._tooltip_stale = False
         self.update()
         return True
+
+    def hoverEnterEvent(self, event) -> None:
+        if self._tooltip_stale:
+            self.setToolTip(self.tooltip_text())
+            self._tooltip_stale = False
+        super().hoverEnterEvent(event)
 
     def shape_text(self) -> str:
         report = self.report
@@ -137,7 +153,7 @@ class BlockItem(QGraphicsItem):
         """What the block shows, top to bottom (tests and the benchmark read it)."""
         return [self.label, self.shape_text(), self.count_text()]
 
-    def _tooltip(self) -> str:
+    def tooltip_text(self) -> str:
         report = self.report
         lines = [f"<b>{self.block_id}</b> — {self.label}"]
         if report is not None:
@@ -230,33 +246,25 @@ class BlockItem(QGraphicsItem):
         else:
             muted = MUTED_TEXT_COLOUR
 
-        font = QFont(painter.font())
-        font.setPointSizeF(10.5)
-        font.setBold(True)
+        font, small, body = _fonts()
         painter.setFont(font)
         painter.setPen(text)
         left = rect.left() + 14
         width = rect.width() - 22
-        metrics = QFontMetricsF(font)
+        metrics = _metrics(font)
         painter.drawText(QRectF(left, rect.top() + 3, width, 20), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
                          metrics.elidedText(self.label, Qt.TextElideMode.ElideRight, width - 40))
 
-        small = QFont(font)
-        small.setBold(False)
-        small.setPointSizeF(8.5)
         painter.setFont(small)
         painter.setPen(muted)
         painter.drawText(QRectF(left, rect.top() + 3, width, 20), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
                          self.block_id)
 
-        body = QFont(font)
-        body.setBold(False)
-        body.setPointSizeF(9.5)
         painter.setFont(body)
         if report is not None and report.error:
             painter.setPen(ERROR_COLOUR)
             painter.drawText(QRectF(left, rect.top() + 21, width, 16), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                             QFontMetricsF(body).elidedText(report.error, Qt.TextElideMode.ElideRight, width))
+                             _metrics(body).elidedText(report.error, Qt.TextElideMode.ElideRight, width))
         else:
             painter.setPen(text)
             painter.drawText(QRectF(left, rect.top() + 21, width, 16), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
@@ -283,6 +291,8 @@ class WireItem(QGraphicsPathItem):
         self.source = source
         self.target = target
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
+        self.setPen(_WIRE_PEN)
+        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.setZValue(0)
         self.setToolTip(f"{edge.source} → {edge.target} (click, then Delete to remove)")
         source.wires.append(self)
@@ -311,12 +321,11 @@ class WireItem(QGraphicsPathItem):
         stroker.setWidth(12)
         return stroker.createStroke(self.path())
 
-    def paint(self, painter: QPainter, option, widget=None) -> None:
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        colour = HIGHLIGHT_COLOUR if self.isSelected() else WIRE_COLOUR
-        painter.setPen(QPen(colour, 3.5 if self.isSelected() else 2, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
-        painter.setBrush(Qt.BrushStyle.NoBrush)
-        painter.drawPath(self.path())
+    def itemChange(self, change, value):
+        # Qt's own paint draws the path (no Python paint per frame); selection swaps the pen.
+        if change == QGraphicsItem.GraphicsItemChange.ItemSelectedHasChanged:
+            self.setPen(_SELECTED_WIRE_PEN if value else _WIRE_PEN)
+        return super().itemChange(change, value)
 
 
 def wire_path(start: QPointF, end: QPointF, lane_x: float | None = None) -> QPainterPath:
@@ -351,6 +360,32 @@ def _towards(origin: QPointF, target: QPointF, distance: float) -> QPointF:
         return QPointF(origin)
     step = min(distance, length / 2) / length
     return origin + delta * step
+
+
+_FONTS: tuple[QFont, QFont, QFont] | None = None
+_METRICS: dict[str, QFontMetricsF] = {}
+
+
+def _fonts() -> tuple[QFont, QFont, QFont]:
+    """Label (bold), block id (small) and body fonts, made once (after the app's font is set)."""
+    global _FONTS
+    if _FONTS is None:
+        label = QFont()
+        label.setPointSizeF(10.5)
+        label.setBold(True)
+        small = QFont()
+        small.setPointSizeF(8.5)
+        body = QFont()
+        body.setPointSizeF(9.5)
+        _FONTS = (label, small, body)
+    return _FONTS
+
+
+def _metrics(font: QFont) -> QFontMetricsF:
+    key = font.key()
+    if key not in _METRICS:
+        _METRICS[key] = QFontMetricsF(font)
+    return _METRICS[key]
 
 
 def _escape(text: str) -> str:

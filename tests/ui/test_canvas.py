@@ -192,7 +192,7 @@ def test_an_invalid_block_is_outlined_and_blocks_below_it_are_unknown(main_windo
     document.set_param("conv2", "kernel_size", 30)
     item = canvas.items_by_id["conv2"]
     assert item.report.error and "does not fit" in item.report.error
-    assert item.report.error in item.toolTip()
+    assert item.report.error in item.tooltip_text()
     assert item.text_lines()[1] == "error"
     downstream = canvas.items_by_id["fc1"]
     assert downstream.report.blocked_by == "conv2" and downstream.text_lines()[1] == "?"
