@@ -29,6 +29,9 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"  # "auto": CUDA, then Apple MPS, then CPU
     download: bool = True  # False: never touch the network, fail with DatasetError instead
+    # CUDA only (CPU training is deterministic anyway): cuDNN picks deterministic kernels so
+    # the same seed gives the same metrics; False lets it benchmark for the fastest ones.
+    deterministic: bool = True
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -80,6 +83,14 @@ class TrainResult:
     confusion_matrix: list[list[int]] | None  # [true][predicted]
     seconds: float
     history: list[EpochMetrics] = field(default_factory=list)
+    # What went wrong, for code that reacts differently (the CLI's exit status, the window
+    # pointing at the Input block); None unless status is "failed". One of FAILURES.
+    failure: str | None = None
+
+
+#: TrainResult.failure values. The first five are the person's to fix before training.
+FAILURES = ("config", "design", "dataset", "input-shape", "output-shape",
+            "device", "non-finite-loss", "out-of-memory", "internal")
 
 
 class TrainingCallback:

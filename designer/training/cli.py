@@ -1,0 +1,211 @@
+"""``python main.py train FILE.json ...``: train headless, print a line per epoch, save results.
+
+``add_training_arguments`` runs whenever the command parser is built (also for ``info``),
+so this module imports neither torch nor the trainer at the top.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import re
+import signal
+import sys
+from pathlib import Path
+
+from designer.training.records import DEVICES, OPTIMIZERS, TrainConfig
+
+EXIT_BAD_INPUT = 2  # the file, the dataset, an option or a shape is wrong: nothing was trained
+EXIT_FAILED = 1  # training started and failed (a non-finite loss, no memory)
+EXIT_INTERRUPTED = 130  # stopped with Ctrl+C; what was trained so far is saved
+
+#: TrainResult.failure values that mean the person's input was wrong, not the training.
+BAD_INPUT_FAILURES = ("config", "design", "dataset", "input-shape", "output-shape", "device")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be ≥ 1, not {value}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), not {value}")
+    return value
+
+
+def _non_negative(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be ≥ 0, not {value}")
+    return value
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, not {value}")
+    return value
+
+
+def add_training_arguments(parser: argparse.ArgumentParser) -> None:
+    from designer.data import DATASET_NAMES
+
+    defaults = TrainConfig()
+    parser.add_argument("--dataset", choices=DATASET_NAMES, default=defaults.dataset,
+                        help=f"what to train on (default: {defaults.dataset}, built in, needs no network)")
+    parser.add_argument("--data-folder", metavar="DIR", help="a folder holding the dataset's files; "
+                        "tried before the cache and the download")
+    parser.add_argument("--epochs", type=_positive_int, default=defaults.epochs,
+                        help=f"passes over the training set (default: {defaults.epochs})")
+    parser.add_argument("--batch-size", type=_positive_int, default=defaults.batch_size,
+                        help=f"images per step (default: {defaults.batch_size})")
+    parser.add_argument("--optimizer", choices=OPTIMIZERS, default=defaults.optimizer,
+                        help=f"sgd (with momentum), adam or adamw (default: {defaults.optimizer})")
+    parser.add_argument("--lr", "--learning-rate", dest="learning_rate", type=_positive,
+                        default=defaults.learning_rate, help=f"learning rate (default: {defaults.learning_rate:g})")
+    parser.add_argument("--momentum", type=_fraction, default=defaults.momentum,
+                        help=f"SGD momentum (default: {defaults.momentum:g})")
+    parser.add_argument("--weight-decay", type=_non_negative, default=defaults.weight_decay,
+                        help=f"L2 penalty (default: {defaults.weight_decay:g})")
+    parser.add_argument("--validation-fraction", type=_fraction, default=defaults.validation_fraction,
+                        help=f"share of the training set held out for validation, per class "
+                             f"(default: {defaults.validation_fraction:g})")
+    parser.add_argument("--patience", type=_positive_int, default=defaults.early_stopping_patience,
+                        help="stop after this many epochs without a lower validation loss and keep "
+                             "the best weights (default: off)")
+    parser.add_argument("--seed", type=int, default=defaults.seed,
+                        help=f"same seed, same device → same metrics (default: {defaults.seed})")
+    parser.add_argument("--device", choices=DEVICES, default=defaults.device,
+                        help="auto: CUDA, then Apple MPS, then CPU (default: auto)")
+    parser.add_argument("--output", metavar="DIR",
+                        help="folder for history.csv, history.json and checkpoint.pt "
+                             "(default: runs/<file name>-<date-time>)")
+    parser.add_argument("--no-download", action="store_true",
+                        help="never use the network; fail if the dataset is not on this computer")
+
+
+def config_from_arguments(arguments: argparse.Namespace) -> TrainConfig:
+    defaults = TrainConfig()
+    return TrainConfig(
+        dataset=getattr(arguments, "dataset", defaults.dataset),
+        data_folder=getattr(arguments, "data_folder", None),
+        epochs=getattr(arguments, "epochs", defaults.epochs),
+        batch_size=getattr(arguments, "batch_size", defaults.batch_size),
+        optimizer=getattr(arguments, "optimizer", defaults.optimizer),
+        learning_rate=getattr(arguments, "learning_rate", defaults.learning_rate),
+        momentum=getattr(arguments, "momentum", defaults.momentum),
+        weight_decay=getattr(arguments, "weight_decay", defaults.weight_decay),
+        validation_fraction=getattr(arguments, "validation_fraction", defaults.validation_fraction),
+        early_stopping_patience=getattr(arguments, "patience", defaults.early_stopping_patience),
+        seed=getattr(arguments, "seed", defaults.seed),
+        device=getattr(arguments, "device", defaults.device),
+        download=not getattr(arguments, "no_download", False),
+    )
+
+
+def default_output_folder(architecture_file: str | Path, now: datetime.datetime | None = None) -> Path:
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(architecture_file).stem).strip("-") or "run"
+    stamp = (now or datetime.datetime.now()).strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / f"{stem}-{stamp}"
+
+
+def _percent(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2%}"
+
+
+def _loss(value: float | None) -> str:
+    return "—" if value is None else f"{value:.4f}"
+
+
+def _progress_callback():
+    from designer.training.records import TrainingCallback
+
+    class PrintProgress(TrainingCallback):
+        def on_train_start(self, info) -> None:
+            print(f"training on {info.device}: {info.train_samples:,} training, {info.validation_samples:,} "
+                  f"validation, {info.test_samples:,} test images; {info.batches_per_epoch} batches per epoch",
+                  flush=True)
+            self.epochs = info.epochs
+
+        def on_epoch_end(self, metrics) -> None:
+            width = len(str(self.epochs))
+            line = (f"epoch {metrics.epoch:>{width}}/{self.epochs}  "
+                    f"train loss {_loss(metrics.train_loss)} acc {_percent(metrics.train_accuracy)}")
+            if metrics.validation_loss is not None:
+                line += (f"  val loss {_loss(metrics.validation_loss)} "
+                         f"acc {_percent(metrics.validation_accuracy)}")
+            print(f"{line}  {metrics.seconds:.1f} s", flush=True)
+
+    return PrintProgress()
+
+
+def _print_download_progress(done: int, total: int) -> None:
+    end = "\n" if total and done >= total else ""
+    print(f"\rdownloading {done / 1e6:.1f} of {total / 1e6:.1f} MB", end=end, file=sys.stderr, flush=True)
+
+
+def run_training_command(arguments: argparse.Namespace) -> int:
+    from designer.core import ArchitectureError, load_architecture
+
+    try:
+        graph = load_architecture(arguments.file)
+    except ArchitectureError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+    # torch loads only once the file is known to be good.
+    from designer.training.checkpoint import CheckpointError, save_checkpoint
+    from designer.training.history import save_history_csv, save_history_json
+    from designer.training.trainer import Trainer
+
+    config = config_from_arguments(arguments)
+    output = Path(arguments.output) if getattr(arguments, "output", None) else default_output_folder(arguments.file)
+    trainer = Trainer(graph, config, [_progress_callback()], download_progress=_print_download_progress)
+
+    interrupted = False
+
+    def on_interrupt(signum, frame) -> None:
+        nonlocal interrupted
+        if interrupted:  # a second Ctrl+C: the person does not want to wait
+            raise KeyboardInterrupt
+        interrupted = True
+        print("\nstopping after the current batch (Ctrl+C again to quit at once)", file=sys.stderr, flush=True)
+        trainer.request_stop()
+
+    previous_handler = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        print(f"{graph.name}: {config.epochs} epoch(s) on {config.dataset}, {config.optimizer} lr "
+              f"{config.learning_rate:g}, batch {config.batch_size}, seed {config.seed}", flush=True)
+        result = trainer.run()
+    finally:
+        signal.signal(signal.SIGINT, previous_handler)
+
+    if result.status == "failed" and result.failure in BAD_INPUT_FAILURES:
+        print(f"error: {result.message}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+    try:
+        save_history_csv(result.history, output / "history.csv")
+        save_history_json(result, output / "history.json", config, trainer.info, architecture=str(arguments.file))
+        if trainer.module is not None and result.status != "failed":
+            save_checkpoint(output / "checkpoint.pt", graph, trainer.module, config, result,
+                            trainer.normalisation, trainer.info.class_names if trainer.info else ())
+    except (OSError, CheckpointError) as error:
+        print(f"error: cannot save the results in {output}: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+    if result.status == "failed":
+        print(f"error: {result.message}", file=sys.stderr)
+        print(f"history saved in {output}", file=sys.stderr)
+        return EXIT_FAILED
+    if result.test_accuracy is not None:
+        best = f", best epoch {result.best_epoch}" if result.best_epoch is not None else ""
+        print(f"test accuracy {result.test_accuracy:.2%} (loss {result.test_loss:.4f}){best}; "
+              f"{result.seconds:.1f} s in all")
+    print(result.message)
+    print(f"saved history.csv, history.json and checkpoint.pt in {output}")
+    return EXIT_INTERRUPTED if interrupted else 0

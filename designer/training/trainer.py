@@ -1,0 +1,491 @@
+"""The training engine: plain torch, reports through callbacks, knows no Qt.
+
+A Trainer runs once. ``run()`` returns a TrainResult for every problem a person can cause
+(a design that cannot be built, a dataset that is missing, a shape that does not fit, a
+loss that blows up, no memory left) and delivers the same result to ``on_finished``;
+``request_stop()`` may be called from any thread and is honoured before the next batch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional
+
+from designer.core import Graph, format_shape
+from designer.data import Dataset, DatasetError, DownloadCancelled, dataset_info, load_dataset
+from designer.nn import BuildError, build_module
+from designer.training.evaluation import DEFAULT_EVALUATION_BATCH, Evaluation, Normalisation, evaluate
+from designer.training.records import (
+    DEVICES,
+    OPTIMIZERS,
+    BatchMetrics,
+    EpochMetrics,
+    RunInfo,
+    TrainConfig,
+    TrainingCallback,
+    TrainResult,
+)
+
+log = logging.getLogger(__name__)
+
+
+class _Failure(Exception):
+    """A problem the person can fix; becomes a "failed" TrainResult, never escapes run()."""
+
+    def __init__(self, failure: str, message: str) -> None:
+        super().__init__(message)
+        self.failure = failure
+        self.message = message
+
+
+class _StopRequested(Exception):
+    def __init__(self, where: str) -> None:
+        super().__init__(where)
+        self.where = where
+
+
+def resolve_device(name: str) -> torch.device:
+    """"auto" → CUDA, then Apple MPS, then CPU; a named device must exist here."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError):
+        raise _Failure("device", f"unknown device {name!r}; choose one of {', '.join(DEVICES)}") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise _Failure("device", "CUDA was asked for but PyTorch sees no CUDA GPU on this computer; "
+                                     "choose the device 'auto' or 'cpu'")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise _Failure("device", f"there is no {name}: this computer has "
+                                     f"{torch.cuda.device_count()} CUDA GPU(s)")
+    elif device.type == "mps" and not torch.backends.mps.is_available():
+        raise _Failure("device", "Apple MPS was asked for but is not available here; "
+                                 "choose the device 'auto' or 'cpu'")
+    elif device.type not in ("cpu", "cuda", "mps"):
+        raise _Failure("device", f"unknown device {name!r}; choose one of {', '.join(DEVICES)}")
+    return device
+
+
+def check_config(config: TrainConfig) -> None:
+    try:
+        _check_config(config)
+    except (TypeError, ValueError) as error:
+        raise _Failure("config", f"a training setting has the wrong type ({error})") from None
+
+
+def _check_config(config: TrainConfig) -> None:
+    problems = []
+    if config.optimizer not in OPTIMIZERS:
+        problems.append(f"the optimizer must be one of {', '.join(OPTIMIZERS)}, not {config.optimizer!r}")
+    if not (isinstance(config.epochs, int) and config.epochs >= 1):
+        problems.append(f"epochs must be a whole number ≥ 1, not {config.epochs!r}")
+    if not (isinstance(config.batch_size, int) and config.batch_size >= 1):
+        problems.append(f"the batch size must be a whole number ≥ 1, not {config.batch_size!r}")
+    if not (math.isfinite(config.learning_rate) and config.learning_rate > 0):
+        problems.append(f"the learning rate must be a positive number, not {config.learning_rate!r}")
+    if not (math.isfinite(config.weight_decay) and config.weight_decay >= 0):
+        problems.append(f"the weight decay must be ≥ 0, not {config.weight_decay!r}")
+    if not (math.isfinite(config.momentum) and 0 <= config.momentum < 1):
+        problems.append(f"the momentum must be in [0, 1), not {config.momentum!r}")
+    if not (0 <= config.validation_fraction < 1):
+        problems.append(f"the validation fraction must be in [0, 1), not {config.validation_fraction!r}")
+    if config.early_stopping_patience is not None and not (
+            isinstance(config.early_stopping_patience, int) and config.early_stopping_patience >= 1):
+        problems.append(f"the early-stopping patience must be a whole number ≥ 1 (or off), "
+                        f"not {config.early_stopping_patience!r}")
+    if problems:
+        raise _Failure("config", "; ".join(problems))
+
+
+def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(train indices, validation indices): ``fraction`` of every class held out, seeded."""
+    if fraction <= 0:
+        return np.arange(labels.shape[0]), np.zeros(0, dtype=np.int64)
+    generator = np.random.default_rng(seed)
+    train, validation = [], []
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        generator.shuffle(members)
+        held = int(round(fraction * members.shape[0]))
+        validation.append(members[:held])
+        train.append(members[held:])
+    return np.sort(np.concatenate(train)), np.sort(np.concatenate(validation))
+
+
+def _dataset_label(name: str) -> str:
+    try:
+        return dataset_info(name).label
+    except DatasetError:
+        return name
+
+
+def _shape_text(shape) -> str:
+    return format_shape(tuple(shape))
+
+
+def check_shapes(module_input, module_output, dataset_shape, num_classes: int, label: str) -> None:
+    """Refuse a network whose Input or output does not fit the dataset, saying both shapes."""
+    dataset_shape = tuple(int(size) for size in dataset_shape)
+    if tuple(module_input) != dataset_shape:
+        wanted = _shape_text(dataset_shape)
+        raise _Failure("input-shape",
+                       f"the Input block is {_shape_text(module_input)} but {label} images are {wanted}; "
+                       f"set the Input to {wanted} or use 'adapt input to dataset'")
+    if tuple(module_output) != (num_classes,):
+        raise _Failure("output-shape",
+                       f"the network outputs {_shape_text(module_output)} but {label} has {num_classes} "
+                       f"classes, so it must output {num_classes} class scores; end it with an FC block "
+                       f"with {num_classes} outputs (or a {num_classes}-channel convolution and GAP)")
+
+
+def _out_of_memory(error: BaseException) -> bool:
+    if isinstance(error, (MemoryError, torch.OutOfMemoryError)):
+        return True
+    return isinstance(error, RuntimeError) and "can't allocate memory" in str(error)
+
+
+def _make_optimizer(config: TrainConfig, module: nn.Module) -> torch.optim.Optimizer:
+    parameters = [parameter for parameter in module.parameters() if parameter.requires_grad]
+    if not parameters:
+        raise _Failure("design", "the network has no trainable parameters; add a Conv2d or FC block")
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(parameters, lr=config.learning_rate, momentum=config.momentum,
+                               weight_decay=config.weight_decay)
+    if config.optimizer == "adam":
+        return torch.optim.Adam(parameters, lr=config.learning_rate, weight_decay=config.weight_decay)
+    return torch.optim.AdamW(parameters, lr=config.learning_rate, weight_decay=config.weight_decay)
+
+
+@contextlib.contextmanager
+def _reproducible(device: torch.device, seed: int, deterministic: bool):
+    """Seed torch for this run only; the caller's random state and cuDNN flags come back after."""
+    devices = [device.index if device.index is not None else torch.cuda.current_device()] \
+        if device.type == "cuda" else []
+    saved = (torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        if device.type == "cuda":
+            torch.backends.cudnn.deterministic = deterministic
+            torch.backends.cudnn.benchmark = not deterministic
+        try:
+            yield
+        finally:
+            torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = saved
+
+
+@dataclass
+class _Pending:
+    """A batch whose loss has been queued on the device but not yet read back."""
+
+    epoch: int
+    batch: int
+    loss: torch.Tensor
+    correct: torch.Tensor
+    size: int
+
+
+class Trainer:
+    """Train the network a graph describes; see the module docstring.
+
+    After ``run()``: ``module`` is the trained network (best weights restored when early
+    stopping is on), ``normalisation`` the mean/std its inputs expect, ``dataset`` the data,
+    ``device`` where it ran, ``result`` the TrainResult.
+    """
+
+    def __init__(self, graph: Graph, config: TrainConfig, callbacks=(), dataset: Dataset | None = None, *,
+                 download_progress=None) -> None:
+        """``dataset``: data already in memory; otherwise ``config.dataset`` is loaded (from
+        ``config.data_folder``, the cache, or a download reported to ``download_progress(done, total)``).
+        """
+        self.graph = graph
+        self.download_progress = download_progress
+        self.config = config
+        self.callbacks: tuple[TrainingCallback, ...] = tuple(callbacks)
+        self.dataset = dataset
+        self.module: nn.Module | None = None
+        self.normalisation: Normalisation | None = None
+        self.device: torch.device | None = None
+        self.info: RunInfo | None = None
+        self.result: TrainResult | None = None
+        self.error: BaseException | None = None  # the exception behind an "internal" failure
+        self._stop = threading.Event()
+        self._started = False
+        self._history: list[EpochMetrics] = []
+        self._best_epoch: int | None = None
+        self._best_loss = math.inf
+        self._best_state: dict[str, torch.Tensor] | None = None
+
+    # ------------------------------------------------------------------ control
+
+    def request_stop(self) -> None:
+        """Thread-safe; training stops before its next batch (or download chunk)."""
+        self._stop.set()
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop.is_set()
+
+    # ------------------------------------------------------------------ running
+
+    def run(self) -> TrainResult:
+        if self._started:
+            raise RuntimeError("a Trainer runs once; make a new one to train again")
+        self._started = True
+        started = time.perf_counter()
+        try:
+            result = self._run(started)
+        except _Failure as failure:
+            result = self._result("failed", failure.message, started, failure=failure.failure)
+        except DownloadCancelled:
+            result = self._result("stopped", "stopped on request while getting the dataset", started)
+        except _StopRequested as stop:
+            completed = len(self._history)
+            restored = self._restore_best(mid_epoch=True)
+            result = self._result(
+                "stopped", f"stopped on request at {stop.where}; {completed} epoch{'s' if completed != 1 else ''} "
+                           f"completed{restored}; the test set was not evaluated", started)
+        except Exception as error:  # noqa: BLE001 - the window must always hear how a run ended
+            if _out_of_memory(error):
+                result = self._result(
+                    "failed", f"ran out of memory on {self.device or 'the device'}: lower the batch size "
+                              f"(now {self.config.batch_size}) or make the network smaller",
+                    started, failure="out-of-memory")
+            else:
+                log.exception("training failed unexpectedly")
+                self.error = error
+                result = self._result("failed", f"training failed unexpectedly ({type(error).__name__}: "
+                                                f"{error}); this is a bug, please report it", started,
+                                      failure="internal")
+        self.result = result
+        for callback in self.callbacks:
+            callback.on_finished(result)
+        return result
+
+    def _result(self, status: str, message: str, started: float, *, failure: str | None = None,
+                test: Evaluation | None = None) -> TrainResult:
+        return TrainResult(
+            status=status, message=message, epochs_completed=len(self._history),
+            best_epoch=self._best_epoch,
+            test_loss=test.loss if test else None, test_accuracy=test.accuracy if test else None,
+            confusion_matrix=test.confusion_matrix if test else None,
+            seconds=time.perf_counter() - started, history=list(self._history), failure=failure)
+
+    def _run(self, started: float) -> TrainResult:
+        config = self.config
+        check_config(config)
+        self.device = device = resolve_device(config.device)
+        with _reproducible(device, config.seed, config.deterministic):
+            try:
+                module = build_module(self.graph)
+            except BuildError as error:
+                raise _Failure("design", str(error)) from None
+            if self.dataset is None:
+                # Refuse a misfit before a possibly long download.
+                try:
+                    info = dataset_info(config.dataset)
+                except DatasetError as error:
+                    raise _Failure("dataset", str(error)) from None
+                check_shapes(module.input_shape, module.output_shape, info.input_shape,
+                             info.num_classes, info.label)
+                try:
+                    self.dataset = load_dataset(config.dataset, config.data_folder, download=config.download,
+                                                progress=self.download_progress, should_cancel=self._stop.is_set)
+                except DownloadCancelled:
+                    raise
+                except DatasetError as error:
+                    raise _Failure("dataset", str(error)) from None
+            dataset = self.dataset
+            check_shapes(module.input_shape, module.output_shape, dataset.input_shape,
+                         dataset.num_classes, _dataset_label(dataset.name))
+            return self._train(module, dataset, device, started)
+
+    def _train(self, module: nn.Module, dataset: Dataset, device: torch.device, started: float) -> TrainResult:
+        config = self.config
+        train_index, validation_index = stratified_split(dataset.train_labels, config.validation_fraction,
+                                                         config.seed)
+        if train_index.shape[0] == 0:
+            raise _Failure("config", "the validation fraction leaves no training images; lower it")
+        train_images_array = dataset.train_images[train_index]
+        self.normalisation = normalisation = Normalisation.of_images(train_images_array)
+        train_images = torch.from_numpy(train_images_array).to(device)
+        train_labels = torch.from_numpy(dataset.train_labels[train_index]).to(device)
+        validation_images = torch.from_numpy(dataset.train_images[validation_index]).to(device)
+        validation_labels = torch.from_numpy(dataset.train_labels[validation_index]).to(device)
+        self.module = module = module.to(device)
+        optimizer = _make_optimizer(config, module)
+
+        count = train_images.shape[0]
+        batch_size = min(config.batch_size, count)
+        batches = math.ceil(count / batch_size)
+        if batches > 1 and count % batch_size == 1:
+            # A last batch of one sample breaks BatchNorm in training mode; fold it away.
+            batches -= 1
+        evaluation_batch = max(DEFAULT_EVALUATION_BATCH, batch_size)
+        self.info = RunInfo(device=str(device), train_samples=count,
+                            validation_samples=int(validation_index.shape[0]),
+                            test_samples=int(dataset.test_images.shape[0]), batches_per_epoch=batches,
+                            epochs=config.epochs, class_names=tuple(dataset.class_names))
+        for callback in self.callbacks:
+            callback.on_train_start(self.info)
+
+        scale, shift = normalisation.scale_and_shift(device)
+        permutation_generator = torch.Generator().manual_seed(config.seed)
+        # On an accelerator, read a batch's loss back only after the next batch is queued,
+        # so the device never idles waiting for Python; on the CPU there is nothing to overlap.
+        overlap = device.type != "cpu"
+        patience = config.early_stopping_patience
+        self._best_loss = math.inf
+        self._best_state = None
+        epochs_without_improvement = 0
+        step = 0
+        stop_reason = ""
+        callbacks = self.callbacks
+
+        for epoch in range(1, config.epochs + 1):
+            module.train()
+            epoch_started = time.perf_counter()
+            order = torch.randperm(count, generator=permutation_generator).to(device)
+            loss_sum = 0.0
+            correct_sum = 0
+            seen = 0
+            pending: _Pending | None = None
+            last_time = epoch_started
+
+            def finish(done: _Pending) -> None:
+                nonlocal loss_sum, correct_sum, seen, step, last_time
+                loss_value = done.loss.item()
+                if not math.isfinite(loss_value):
+                    raise _Failure("non-finite-loss", self._non_finite_message(loss_value, done.epoch, done.batch))
+                correct = done.correct.item()
+                loss_sum += loss_value * done.size
+                correct_sum += correct
+                seen += done.size
+                step += 1
+                now = time.perf_counter()
+                elapsed = now - last_time
+                last_time = now
+                if callbacks:
+                    metrics = BatchMetrics(epoch=done.epoch, batch=done.batch, batches=batches, step=step,
+                                           loss=loss_value, accuracy=correct / done.size,
+                                           samples_per_second=done.size / elapsed if elapsed > 0 else 0.0)
+                    for callback in callbacks:
+                        callback.on_batch_end(metrics)
+
+            for batch in range(batches):
+                if self._stop.is_set():
+                    if pending is not None:
+                        finish(pending)
+                    raise _StopRequested(f"epoch {epoch}, batch {batch + 1} of {batches}")
+                end = count if batch == batches - 1 else (batch + 1) * batch_size
+                indices = order[batch * batch_size:end]
+                inputs = torch.addcmul(shift, train_images.index_select(0, indices).to(torch.float32), scale)
+                targets = train_labels.index_select(0, indices)
+                logits = module(inputs)
+                loss = functional.cross_entropy(logits, targets)
+                correct = (logits.detach().argmax(dim=1) == targets).sum()
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                current = _Pending(epoch, batch + 1, loss.detach(), correct, end - batch * batch_size)
+                if overlap:
+                    if pending is not None:
+                        finish(pending)
+                    pending = current
+                else:
+                    finish(current)
+            if pending is not None:
+                finish(pending)
+
+            train_loss = loss_sum / seen
+            train_accuracy = correct_sum / seen
+            validation = None
+            if validation_index.shape[0]:
+                validation = evaluate(module, validation_images, validation_labels, normalisation=normalisation,
+                                      num_classes=dataset.num_classes, batch_size=evaluation_batch, device=device,
+                                      should_stop=self._stop.is_set)
+                if validation is None:
+                    raise _StopRequested(f"the validation of epoch {epoch}")
+                if not math.isfinite(validation.loss):
+                    raise _Failure("non-finite-loss",
+                                   f"the validation loss became {validation.loss} after epoch {epoch}: lower the "
+                                   f"learning rate (now {config.learning_rate:g}) or add BatchNorm")
+            metrics = EpochMetrics(
+                epoch=epoch, train_loss=train_loss, train_accuracy=train_accuracy,
+                validation_loss=validation.loss if validation else None,
+                validation_accuracy=validation.accuracy if validation else None,
+                seconds=time.perf_counter() - epoch_started,
+                learning_rate=float(optimizer.param_groups[0]["lr"]))
+            self._history.append(metrics)
+            monitored = validation.loss if validation else train_loss
+            if monitored < self._best_loss:
+                self._best_loss = monitored
+                self._best_epoch = epoch
+                epochs_without_improvement = 0
+                if patience is not None:
+                    self._best_state = {key: value.detach().clone() for key, value in module.state_dict().items()}
+            else:
+                epochs_without_improvement += 1
+            for callback in callbacks:
+                callback.on_epoch_end(metrics)
+            if patience is not None and epochs_without_improvement >= patience and epoch < config.epochs:
+                stop_reason = (f"stopped early after epoch {epoch}: the "
+                               f"{'validation' if validation else 'training'} loss has not improved "
+                               f"for {patience} epoch{'s' if patience != 1 else ''}")
+                break
+        return self._conclude(module, dataset, device, evaluation_batch, stop_reason, started)
+
+    def _non_finite_message(self, value: float, epoch: int, batch: int) -> str:
+        what = "NaN" if math.isnan(value) else "infinite"
+        return (f"the loss became {what} at epoch {epoch}, batch {batch}: lower the learning rate "
+                f"(now {self.config.learning_rate:g}) or add BatchNorm")
+
+    def _restore_best(self, *, mid_epoch: bool = False) -> str:
+        """With early stopping on, the model ends with the weights of its best epoch."""
+        if self._best_state is None or self.module is None or self._best_epoch is None:
+            return ""
+        state, self._best_state = self._best_state, None
+        if self._best_epoch == len(self._history) and not mid_epoch:
+            return ""  # the weights in the model are the best ones already
+        self.module.load_state_dict(state)
+        which = "validation" if self._history[-1].validation_loss is not None else "training"
+        return f"; restored the weights of epoch {self._best_epoch} (lowest {which} loss {self._best_loss:.4f})"
+
+    def _conclude(self, module, dataset, device, evaluation_batch, stop_reason, started) -> TrainResult:
+        restored = self._restore_best()
+        test = evaluate(module, dataset.test_images, dataset.test_labels, normalisation=self.normalisation,
+                        num_classes=dataset.num_classes, batch_size=evaluation_batch, device=device,
+                        should_stop=self._stop.is_set)
+        if test is None:
+            return self._result("stopped", f"stopped on request while evaluating the test set; "
+                                           f"{len(self._history)} epochs completed{restored}", started)
+        summary = f"test accuracy {test.accuracy:.2%}" if test.samples else "no test images"
+        if stop_reason:
+            return self._result("stopped", f"{stop_reason}{restored}; {summary}", started, test=test)
+        epochs = len(self._history)
+        return self._result("finished", f"finished {epochs} epoch{'s' if epochs != 1 else ''}{restored}; "
+                                        f"{summary}", started, test=test)
+
+    def evaluate_test(self) -> Evaluation:
+        """Test-set loss, accuracy and confusion matrix of the model as it is now.
+
+        For after a stop request, when run() returned without evaluating the test set.
+        """
+        if self.module is None or self.dataset is None or self.normalisation is None:
+            raise RuntimeError("nothing has been trained yet")
+        return evaluate(self.module, self.dataset.test_images, self.dataset.test_labels,
+                        normalisation=self.normalisation, num_classes=self.dataset.num_classes,
+                        batch_size=max(DEFAULT_EVALUATION_BATCH, self.config.batch_size), device=self.device)
