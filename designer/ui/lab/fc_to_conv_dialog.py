@@ -1,0 +1,280 @@
+"""FC → convolution: make the design fully convolutional and show it computes the same thing.
+
+The conversion, the output comparison and the score map run in a worker thread; only the
+undoable ``replace_graph`` happens in the GUI thread, and only if the design did not change
+while the worker ran.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF, Slot
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import (QFormLayout, QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QSpinBox,
+                               QWidget)
+
+from designer.ui.lab.common import MUTED_STYLE, LabDialog, style_plot
+from designer.ui.lab.models import LabModel, load_dataset_cached
+
+COMPARISON_IMAGES = 256
+DEFAULT_TILES = 6
+UNDO_TEXT = "FC → convolution"
+
+
+def convert_design(context, graph, model: LabModel | None, config, tiles: int, seed: int = 0) -> dict:
+    """The worker's part: convert, compare outputs on test images, compute a score map."""
+    import torch
+
+    from designer.data import DatasetError
+    from designer.nn import build_module
+    from designer.nn.transforms import TransformError, compare_outputs, fc_to_conv, fully_convolutional_scores, \
+        tile_images
+    from designer.training.evaluation import Normalisation
+
+    if model is not None:
+        original = build_module(graph)
+        original.load_state_dict({key: value.detach().cpu() for key, value in model.module.state_dict().items()})
+        normalisation = model.normalisation
+    else:
+        torch.manual_seed(seed)
+        original = build_module(graph)
+        normalisation = None
+    original.eval()
+    state = original.state_dict()
+    context.check()
+    new_graph, new_state, report = fc_to_conv(graph, state)
+    converted = build_module(new_graph)
+    converted.load_state_dict(new_state, strict=True)
+    converted.eval()
+    context.check()
+
+    channels, height, width = original.input_shape
+    result = {"graph": new_graph, "report": report, "module": converted, "carried": model is not None,
+              "dataset_error": "", "score_error": "", "class_names": (), "images": "test images"}
+    try:
+        dataset = load_dataset_cached(config.dataset, config.data_folder)
+        if dataset.input_shape != (channels, height, width):
+            raise DatasetError(f"{config.dataset} images are {dataset.input_shape}, the design takes "
+                               f"{(channels, height, width)}")
+        images = dataset.test_images[:COMPARISON_IMAGES]
+        labels = dataset.test_labels
+        result["class_names"] = tuple(dataset.class_names)
+        result["images"] = f"{images.shape[0]} {config.dataset} test images"
+    except DatasetError as error:
+        # The equality of the two networks does not depend on the data: random images show it too.
+        generator = np.random.default_rng(seed)
+        images = generator.integers(0, 256, (COMPARISON_IMAGES, channels, height, width), dtype=np.uint8)
+        labels = np.full(COMPARISON_IMAGES, -1, dtype=np.int64)
+        result["dataset_error"] = str(error)
+        result["images"] = f"{COMPARISON_IMAGES} random images (no test set: {error})"
+    normalisation = normalisation or Normalisation.identity(channels)
+    prepared = normalisation.apply(torch.from_numpy(np.ascontiguousarray(images)))
+    result["max_difference"] = compare_outputs(original, converted, prepared)
+    result["samples"] = int(images.shape[0])
+    context.check()
+
+    count = max(1, min(int(tiles), images.shape[0]))
+    canvas = tile_images(torch.from_numpy(np.ascontiguousarray(images[:count])))
+    result["canvas"] = canvas[0].numpy().astype(np.float32) / 255.0
+    result["tile_labels"] = [int(label) for label in labels[:count]]
+    result["tile_width"] = width
+    try:
+        score_map = fully_convolutional_scores(new_graph, new_state, normalisation.apply(canvas))
+        result["scores"] = torch.softmax(torch.from_numpy(score_map.scores), dim=1).numpy()
+        result["stride"] = score_map.stride
+        result["canvas_shape"] = score_map.input_shape
+    except TransformError as error:
+        result["score_error"] = str(error)
+    return result
+
+
+class FcToConvDialog(LabDialog):
+    def __init__(self, lab, parent: QWidget | None = None) -> None:
+        super().__init__(lab, "FC lab — FC → convolution", parent)
+        self.result: dict | None = None
+        self.applied = False
+        self._revision = -1
+        self._source_model: LabModel | None = None
+
+        intro = QLabel("An FC layer on a C×H×W input is a convolution whose kernel covers the whole input; "
+                       "later FCs are 1×1 convolutions. Same parameters, same outputs — and the network "
+                       "now slides over larger images.")
+        intro.setWordWrap(True)
+        intro.setStyleSheet(MUTED_STYLE)
+        self.weights_label = QLabel("–")
+        self.params_label = QLabel("–")
+        self.difference_label = QLabel("–")
+        for label in (self.weights_label, self.params_label, self.difference_label):
+            label.setWordWrap(True)
+        bold = QFont(self.params_label.font())
+        bold.setBold(True)
+        self.params_label.setFont(bold)
+        self.difference_label.setFont(bold)
+        form = QFormLayout()
+        form.addRow("Weights:", self.weights_label)
+        form.addRow("Parameters:", self.params_label)
+        form.addRow("Outputs:", self.difference_label)
+        self.details = QPlainTextEdit()
+        self.details.setReadOnly(True)
+        self.details.setMaximumHeight(84)
+
+        self.tiles_spin = QSpinBox()
+        self.tiles_spin.setRange(2, 16)
+        self.tiles_spin.setValue(DEFAULT_TILES)
+        self.tiles_spin.setSuffix(" test images side by side")
+        self.again_button = QPushButton("Convert again / recompute")
+        self.again_button.clicked.connect(self._on_again_button_clicked)
+        controls = QHBoxLayout()
+        controls.addWidget(self.tiles_spin)
+        controls.addWidget(self.again_button)
+        controls.addStretch(1)
+
+        self.plots = pg.GraphicsLayoutWidget()
+        self.plots.setBackground("w")
+        self.plots.setMinimumHeight(360)
+        self.image_plot = style_plot(self.plots.addPlot(row=0, col=0), "Input: test images side by side",
+                                     "x (pixels)", "")
+        self.image_plot.invertY(True)
+        self.image_plot.getAxis("left").setStyle(showValues=False)
+        self.image_plot.setLabel("bottom", "")
+        self.image_item = pg.ImageItem()
+        self.image_plot.addItem(self.image_item)
+        self.score_plot = style_plot(self.plots.addPlot(row=1, col=0),
+                                     "Class-score map (softmax per position) and the predicted class",
+                                     "centre of the window the network sees (input pixels)", "class")
+        self.score_plot.setXLink(self.image_plot)
+        for plot in (self.image_plot, self.score_plot):
+            plot.getAxis("left").setWidth(120)  # equal widths keep the two x axes aligned
+        self.score_item = pg.ImageItem()
+        self.score_item.setColorMap(pg.colormap.get("viridis"))
+        self.score_plot.addItem(self.score_item)
+        self.plots.ci.layout.setRowStretchFactor(0, 2)
+        self.plots.ci.layout.setRowStretchFactor(1, 3)
+        self.prediction_items: list[pg.TextItem] = []
+        self.truth_items: list[pg.TextItem] = []
+
+        self.layout_.addWidget(intro)
+        self.layout_.addLayout(form)
+        self.layout_.addWidget(self.details)
+        self.layout_.addLayout(controls)
+        self.layout_.addWidget(self.plots, 1)
+        self.layout_.addWidget(self.status_label)
+        self.runner.finished.connect(self._on_runner_finished)
+        self.runner.running_changed.connect(self._on_runner_running_changed)
+        self.resize(980, 760)
+
+    # ------------------------------------------------------------------ running
+
+    def start(self) -> bool:
+        """Convert the open design (in the background); the design changes when it is done."""
+        if self.runner.running:
+            return False
+        graph = self.document.graph.copy()
+        self._revision = self.document.graph.revision
+        model = self._source_model = self.lab.models.model_for(graph)
+        config = model.config if model is not None else self.lab.models.training_config()
+        tiles = self.tiles_spin.value()
+        self.applied = False
+        self.set_status("Converting and comparing outputs…")
+        return self.runner.start(lambda context: convert_design(context, graph, model, config, tiles))
+
+    @Slot()
+    def _on_again_button_clicked(self) -> None:
+        self.start()
+
+    @Slot(bool)
+    def _on_runner_running_changed(self, running: bool) -> None:
+        self.again_button.setEnabled(not running)
+
+    @Slot(object)
+    def _on_runner_finished(self, outcome) -> None:
+        if outcome.cancelled:
+            self.set_status("Cancelled.")
+            return
+        if outcome.error:
+            self.set_status(f"Cannot convert this design: {outcome.error}", error=True)
+            return
+        result = self.result = outcome.value
+        report = result["report"]
+        self.weights_label.setText(
+            "the trained weights were carried over" if result["carried"] else
+            "fresh initialisation (seed 0): no trained model of exactly this design")
+        self.params_label.setText(f"{report.params_before:,} before → {report.params_after:,} after"
+                                  + (" (identical)" if report.params_before == report.params_after else ""))
+        self.difference_label.setText(f"max |difference| of the outputs = {result['max_difference']:.3g} on "
+                                      f"{result['images']} (float32 rounding)")
+        self.details.setPlainText(report.text())
+        self._show_score_map(result)
+        if not report.changed:
+            self.set_status("Nothing to convert: the design is fully convolutional already (or its FCs cannot be "
+                            "converted, see above).")
+            return
+        from designer.ui.document import DesignLockedError
+
+        if self.document.graph.revision != self._revision:
+            self.set_status("The design changed while converting; press “Convert again”.", error=True)
+            return
+        try:
+            self.document.replace_graph(result["graph"], UNDO_TEXT)
+        except DesignLockedError as error:
+            self.set_status(f"Not applied: {error}", error=True)
+            return
+        self.applied = True
+        source = self._source_model
+        if result["carried"] and source is not None:
+            # The converted network keeps the trained weights: the probes and the neuron view may use it.
+            self.lab.models.add(LabModel(result["graph"].name, result["graph"].copy(), result["module"],
+                                         source.normalisation, source.class_names, source.config,
+                                         source.history, source.test_accuracy))
+        self.set_status("The design is now fully convolutional (Edit ▸ Undo restores the FC layers).")
+
+    # ------------------------------------------------------------------ the score map
+
+    def _show_score_map(self, result: dict) -> None:
+        canvas = result["canvas"]
+        image = canvas[0].T if canvas.shape[0] == 1 else np.transpose(canvas, (2, 1, 0))
+        self.image_item.setImage(image, levels=(0.0, 1.0))
+        height, width = canvas.shape[1:]
+        self.image_item.setRect(QRectF(0, 0, width, height))
+        for item in self.truth_items + self.prediction_items:
+            item.scene() and item.scene().removeItem(item)
+        self.truth_items, self.prediction_items = [], []
+        names = result["class_names"]
+        tile = result["tile_width"]
+        for index, label in enumerate(result["tile_labels"]):
+            if label < 0:
+                continue
+            text = pg.TextItem(f"true: {names[label] if names else label}", color="#E8590C", anchor=(0.5, 1.0))
+            text.setPos(index * tile + tile / 2, 0)
+            self.image_plot.addItem(text)
+            self.truth_items.append(text)
+        self.image_plot.setYRange(-7, height, padding=0)
+        if result["score_error"]:
+            self.score_item.clear()
+            self.set_status(f"No score map: {result['score_error']}", error=True)
+            return
+        scores = result["scores"][0]  # classes × H' × W'
+        classes, _rows, positions = scores.shape
+        row = scores[:, 0, :]
+        stride = result["stride"]
+        self.score_item.setImage(row.T, levels=(0.0, 1.0))
+        first_centre = tile / 2
+        self.score_item.setRect(QRectF(first_centre - stride / 2, -0.5, positions * stride, classes))
+        predicted = row.argmax(axis=0)
+        for position in range(positions):
+            text = pg.TextItem(str(int(predicted[position])), color="#1F2328", anchor=(0.5, 1.0))
+            text.setPos(first_centre + position * stride, classes - 0.5)
+            self.score_plot.addItem(text)
+            self.prediction_items.append(text)
+        ticks = [(index, names[index] if names and names[index] == str(index) else
+                  f"{index} {names[index]}" if names else str(index)) for index in range(classes)]
+        self.score_plot.getAxis("left").setTicks([ticks])
+        self.score_plot.setYRange(-0.5, classes + 1.2, padding=0)
+        self.image_plot.setXRange(0, width, padding=0.01)
+
+    def predicted_classes(self) -> list[int]:
+        """The predicted class at every score-map position (what the labels above the map say)."""
+        if not self.result or "scores" not in self.result:
+            return []
+        return [int(value) for value in self.result["scores"][0][:, 0, :].argmax(axis=0)]

@@ -1,0 +1,289 @@
+"""FC head → GAP: swap the head (undoable), show the saving, train both variants side by side."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Slot
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import (QComboBox, QFormLayout, QHBoxLayout, QLabel, QProgressBar, QPushButton,
+                               QWidget)
+
+from designer.ui.lab.common import MUTED_STYLE, LabDialog, add_legend, series_colour, style_plot, train_graph
+from designer.ui.lab.models import LabModel, load_dataset_cached
+
+MODES = (("gap_fc", "GAP → FC(classes)  (GoogLeNet, ResNet)"),
+         ("conv1x1_gap", "1×1 conv(classes) → GAP  (NiN, all-convolutional)"))
+UNDO_TEXT = "FC head → GAP"
+
+
+def replace_head(context, graph, mode: str):
+    from designer.nn.transforms import replace_head_with_gap
+
+    return replace_head_with_gap(graph, mode)
+
+
+def train_side_by_side(context, variants, config) -> list[dict]:
+    """Train each ``(label, graph)`` with the same settings, one after the other."""
+    dataset = load_dataset_cached(config.dataset, config.data_folder, download=config.download)
+    results = []
+    for index, (label, graph) in enumerate(variants):
+        context.check()
+        context.report(("starting", index, label), force=True)
+
+        def on_epoch(metrics, label=label):
+            context.report(("epoch", label, metrics), force=True)
+
+        trainer, result = train_graph(context, graph, config, dataset, on_epoch, label)
+        if result.status == "failed":
+            raise RuntimeError(f"{label}: {result.message}")
+        context.check()
+        if trainer.module is None:
+            continue
+        results.append({"label": label, "graph": graph, "module": trainer.module.to("cpu").eval(),
+                        "normalisation": trainer.normalisation, "class_names": tuple(dataset.class_names),
+                        "result": result})
+    return results
+
+
+class GapDialog(LabDialog):
+    def __init__(self, lab, parent: QWidget | None = None) -> None:
+        super().__init__(lab, "FC lab — FC head → GAP", parent)
+        self.original = None  # the design before the swap
+        self.variant = None  # the design after it
+        self.report = None
+        self.applied = False
+        self._revision = -1
+        self._applied_revision = -1
+        self._task = ""
+        self.curves: dict[str, dict[str, pg.PlotDataItem]] = {}
+        self.points: dict[str, dict[str, list]] = {}
+        self.trained_labels: list[str] = []
+
+        intro = QLabel("Global average pooling replaces Flatten + FC layers: each channel becomes one number, "
+                       "wherever in the image its feature sits. Far fewer parameters — does accuracy follow?")
+        intro.setWordWrap(True)
+        intro.setStyleSheet(MUTED_STYLE)
+        self.mode_combo = QComboBox()
+        for mode, text in MODES:
+            self.mode_combo.addItem(text, mode)
+        self.mode_combo.currentIndexChanged.connect(self._on_mode_combo_changed)
+        self.params_label = QLabel("–")
+        self.head_label = QLabel("–")
+        self.saving_label = QLabel("–")
+        bold = QFont(self.saving_label.font())
+        bold.setBold(True)
+        self.saving_label.setFont(bold)
+        self.saving_label.setStyleSheet("color: #1e8449;")
+        form = QFormLayout()
+        form.addRow("New head:", self.mode_combo)
+        form.addRow("Parameters:", self.params_label)
+        form.addRow("Head only:", self.head_label)
+        form.addRow("Saving:", self.saving_label)
+
+        self.train_button = QPushButton("Train both side by side")
+        self.train_button.setToolTip("Trains the design before and after the swap with the training dock's "
+                                     "current settings, one after the other, in the background")
+        self.train_button.clicked.connect(self._on_train_button_clicked)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(self._on_cancel_button_clicked)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setTextVisible(True)
+        self.progress.setFormat(" ")
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.train_button)
+        buttons.addWidget(self.cancel_button)
+        buttons.addWidget(self.progress, 1)
+
+        self.plots = pg.GraphicsLayoutWidget()
+        self.plots.setBackground("w")
+        self.plots.setMinimumHeight(300)
+        self.accuracy_plot = style_plot(self.plots.addPlot(row=0, col=0), "Accuracy (validation solid, training dashed)",
+                                        "epoch", "accuracy")
+        self.loss_plot = style_plot(self.plots.addPlot(row=0, col=1), "Validation loss", "epoch", "cross-entropy")
+        add_legend(self.accuracy_plot, offset=(-10, -10))
+        add_legend(self.loss_plot, offset=(-10, 10))
+        self.results_label = QLabel(" ")
+        self.results_label.setTextFormat(Qt.TextFormat.RichText)
+
+        self.layout_.addWidget(intro)
+        self.layout_.addLayout(form)
+        self.layout_.addLayout(buttons)
+        self.layout_.addWidget(self.plots, 1)
+        self.layout_.addWidget(self.results_label)
+        self.layout_.addWidget(self.status_label)
+        self.runner.progress.connect(self._on_runner_progress)
+        self.runner.finished.connect(self._on_runner_finished)
+        self.runner.running_changed.connect(self._on_runner_running_changed)
+        self._on_runner_running_changed(False)
+        self.resize(980, 700)
+
+    @property
+    def mode(self) -> str:
+        return self.mode_combo.currentData()
+
+    # ------------------------------------------------------------------ the swap
+
+    def start(self) -> bool:
+        """Replace the open design's head (in the background, applied when done)."""
+        if self.runner.running:
+            return False
+        graph = self.document.graph.copy()
+        if self.applied and self.document.graph.revision == self._applied_revision and self.original is not None:
+            graph = self.original.copy()  # a new mode for the same swap: start again from the FC head
+        else:
+            self.original = graph
+        self._revision = self.document.graph.revision
+        self._task = "swap"
+        self.applied = False
+        mode = self.mode
+        self.set_status("Replacing the head…")
+        return self.runner.start(lambda context: replace_head(context, graph, mode))
+
+    @Slot(int)
+    def _on_mode_combo_changed(self, _index: int) -> None:
+        if self.applied and not self.runner.running:
+            self.start()
+
+    def _show_swap(self, new_graph, report) -> None:
+        from designer.ui.document import DesignLockedError
+
+        self.variant, self.report = new_graph, report
+        self.params_label.setText(f"{report.params_before:,} → {report.params_after:,}")
+        self.head_label.setText(f"{report.head_params_before:,} → {report.head_params_after:,}  "
+                                f"(removed {', '.join(report.removed)}; added {', '.join(report.added)})")
+        self.saving_label.setText(f"{report.saving:,} parameters, {report.saving_percent:.1f}% of the network")
+        if self.document.graph.revision != self._revision:
+            self.set_status("The design changed meanwhile; choose FC lab ▸ FC head → GAP again.", error=True)
+            return
+        try:
+            self.document.replace_graph(new_graph, UNDO_TEXT)
+        except DesignLockedError as error:
+            self.set_status(f"Not applied: {error}", error=True)
+            return
+        self.applied = True
+        self._applied_revision = self.document.graph.revision
+        self.set_status("The head is replaced (Edit ▸ Undo restores it). “Train both side by side” compares them.")
+
+    # ------------------------------------------------------------------ side-by-side run
+
+    def start_side_by_side(self) -> bool:
+        if self.runner.running or self.original is None or self.variant is None:
+            if self.original is None:
+                self.set_status("Replace the head first (FC lab ▸ FC head → GAP).", error=True)
+            return False
+        config = self.lab.models.training_config()
+        name = self.original.name or "design"
+        variants = [(f"FC head ({name})", self.original.copy()), (f"GAP head ({self.mode})", self.variant.copy())]
+        self._reset_curves([label for label, _graph in variants])
+        self._task = "train"
+        self._config = config
+        self.progress.setValue(0)
+        self.set_status(f"Training both on {config.dataset} for {config.epochs} epoch(s) each…")
+        return self.runner.start(lambda context: train_side_by_side(context, variants, config))
+
+    def cancel(self) -> None:
+        if self.runner.running:
+            self.runner.cancel()
+            self.set_status("Cancelling…")
+
+    @Slot()
+    def _on_train_button_clicked(self) -> None:
+        self.start_side_by_side()
+
+    @Slot()
+    def _on_cancel_button_clicked(self) -> None:
+        self.cancel()
+
+    def _reset_curves(self, labels) -> None:
+        for plot in (self.accuracy_plot, self.loss_plot):
+            for item in list(plot.listDataItems()):
+                plot.removeItem(item)
+            plot.legend.clear()
+        self.curves, self.points = {}, {}
+        for index, label in enumerate(labels):
+            colour = series_colour(index)
+            self.points[label] = {"x": [], "val_acc": [], "train_acc": [], "val_loss": []}
+            self.curves[label] = {
+                "val_acc": self.accuracy_plot.plot([], [], name=f"{label}, validation", pen=pg.mkPen(colour, width=2.5),
+                                                   symbol="o", symbolSize=7, symbolBrush=colour, symbolPen="w"),
+                "train_acc": self.accuracy_plot.plot([], [], name=f"{label}, training",
+                                                     pen=pg.mkPen(colour, width=1.5, style=Qt.PenStyle.DashLine)),
+                "val_loss": self.loss_plot.plot([], [], name=label, pen=pg.mkPen(colour, width=2.5),
+                                                symbol="o", symbolSize=7, symbolBrush=colour, symbolPen="w"),
+            }
+
+    def add_epoch(self, label: str, metrics) -> None:
+        points = self.points.get(label)
+        if points is None:
+            return
+        points["x"].append(float(metrics.epoch))
+        points["train_acc"].append(metrics.train_accuracy)
+        points["val_acc"].append(metrics.validation_accuracy if metrics.validation_accuracy is not None else np.nan)
+        points["val_loss"].append(metrics.validation_loss if metrics.validation_loss is not None else np.nan)
+        x = np.asarray(points["x"], dtype=np.float64)
+        for key, curve in self.curves[label].items():
+            curve.setData(x, np.asarray(points[key], dtype=np.float64))
+
+    def curve_points(self, label: str) -> int:
+        return len(self.points.get(label, {}).get("x", []))
+
+    @Slot(object)
+    def _on_runner_progress(self, data) -> None:
+        kind = data[0]
+        epochs = max(1, getattr(self, "_config", None).epochs if getattr(self, "_config", None) else 1)
+        if kind == "starting":
+            _kind, index, label = data
+            self._variant_index = index
+            self.progress.setFormat(f"{label}: starting")
+        elif kind == "batch":
+            _kind, label, epoch, batch, batches = data
+            index = getattr(self, "_variant_index", 0)
+            done = (index + ((epoch - 1) + batch / batches) / epochs) / 2
+            self.progress.setValue(int(1000 * done))
+            self.progress.setFormat(f"{label}: epoch {epoch}, batch {batch}/{batches}")
+        elif kind == "epoch":
+            _kind, label, metrics = data
+            self.add_epoch(label, metrics)
+
+    @Slot(bool)
+    def _on_runner_running_changed(self, running: bool) -> None:
+        self.train_button.setEnabled(not running)
+        self.mode_combo.setEnabled(not running)
+        self.cancel_button.setEnabled(running and self._task == "train")
+
+    @Slot(object)
+    def _on_runner_finished(self, outcome) -> None:
+        task, self._task = self._task, ""
+        self._on_runner_running_changed(False)
+        if outcome.cancelled:
+            self.progress.setFormat("cancelled")
+            self.set_status("Cancelled." if task == "train" else "Cancelled; the design is unchanged.")
+            return
+        if outcome.error:
+            self.set_status(f"{'Cannot replace the head' if task == 'swap' else 'Training failed'}: {outcome.error}",
+                            error=True)
+            return
+        if task == "swap":
+            self._show_swap(*outcome.value)
+            return
+        rows = []
+        self.trained_labels = []
+        for index, item in enumerate(outcome.value):
+            result = item["result"]
+            self.lab.models.add(LabModel(item["label"], item["graph"], item["module"], item["normalisation"],
+                                         item["class_names"], self._config, tuple(result.history),
+                                         result.test_accuracy))
+            self.trained_labels.append(item["label"])
+            parameters = sum(parameter.numel() for parameter in item["module"].parameters())
+            accuracy = "–" if result.test_accuracy is None else f"{result.test_accuracy:.2%}"
+            rows.append(f"<tr><td style='color:{series_colour(index)}'><b>{item['label']}</b></td>"
+                        f"<td align=right>{parameters:,}</td><td align=right>{accuracy}</td>"
+                        f"<td align=right>{result.seconds:.1f} s</td></tr>")
+        self.results_label.setText("<table cellspacing=0 cellpadding=3><tr><th align=left>variant</th>"
+                                   "<th>parameters</th><th>test accuracy</th><th>training time</th></tr>"
+                                   + "".join(rows) + "</table>")
+        self.progress.setValue(1000)
+        self.progress.setFormat("done")
+        self.set_status("Both trained. FC lab ▸ Where is the cat? probes them against shifts.")

@@ -1,0 +1,345 @@
+"""Depth × width sweep of the FC head: accuracy against parameters and against training time.
+
+Each variant trains in the worker thread with the training dock's settings (epochs from
+here); the scatter plots and the table grow as runs finish; the Pareto front (no other run
+is both cheaper and more accurate) is drawn as a line through ringed points.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Slot
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QHeaderView,
+                               QLabel, QLineEdit, QProgressBar, QPushButton, QSpinBox, QSplitter, QTableWidget,
+                               QTableWidgetItem, QWidget)
+
+from designer.ui.lab.common import MUTED_STYLE, LabDialog, final_validation_accuracy, style_plot, train_graph
+from designer.ui.lab.models import load_dataset_cached
+from designer.ui.style import FC_COLOUR, hex_colour
+
+ACTIVATIONS = ("ReLU", "LeakyReLU", "GELU", "Tanh", "Sigmoid")  # designer.nn.transforms.ACTIVATION_TYPES
+DEPTHS = (0, 1, 2, 3)
+POINT_COLOUR = "#3B7DD8"
+FRONT_COLOUR = hex_colour(FC_COLOUR)
+COLUMNS = ("variant", "parameters", "MACs", "validation accuracy", "training time", "Pareto (params)",
+           "Pareto (time)", "error")
+
+
+def parse_widths(text: str) -> tuple[int, ...]:
+    """"32, 128 512" → (32, 128, 512); raises ValueError naming the bad item."""
+    widths = []
+    for item in text.replace(";", ",").replace(" ", ",").split(","):
+        item = item.strip()
+        if not item:
+            continue
+        try:
+            value = int(item)
+        except ValueError:
+            raise ValueError(f"“{item}” is not a whole number of neurons") from None
+        if value < 1:
+            raise ValueError(f"a width must be at least 1, not {value}")
+        widths.append(value)
+    if not widths:
+        raise ValueError("give at least one width")
+    return tuple(dict.fromkeys(widths))
+
+
+def run_sweep_task(context, graph, spec, config, train_function=None) -> list:
+    """Train every variant; reports each finished SweepRun; on cancel returns those finished."""
+    from designer.training.experiments import run_sweep
+
+    variants = spec.variants(graph)
+    config = dataclasses.replace(config, epochs=spec.epochs)
+    dataset = None
+
+    def train(variant_graph):
+        nonlocal dataset
+        if train_function is not None:
+            return train_function(variant_graph)
+        if dataset is None:
+            dataset = load_dataset_cached(config.dataset, config.data_folder, download=config.download)
+        _trainer, result = train_graph(context, variant_graph, config, dataset, label=variant_graph.name)
+        if result.status == "failed":
+            raise RuntimeError(result.message)
+        if context.cancelled():
+            raise RuntimeError("cancelled")
+        return final_validation_accuracy(result), result.seconds
+
+    runs = []
+    for index, variant in enumerate(variants):
+        if context.cancelled():
+            break
+        context.report(("starting", index, len(variants), variant[0]), force=True)
+        finished = run_sweep([variant], train, should_cancel=context.cancelled)
+        if context.cancelled():
+            break  # the variant cut short is not a result
+        runs.extend(finished)
+        context.report(("run", index + 1, len(variants), finished[0]), force=True)
+    return runs
+
+
+class SweepDialog(LabDialog):
+    def __init__(self, lab, parent: QWidget | None = None) -> None:
+        super().__init__(lab, "FC lab — Depth × width sweep", parent)
+        self.runs: list = []
+        #: tests may set ``train_function(graph) -> (validation accuracy, seconds)`` instead of real training
+        self.train_function = None
+        self._total = 0
+
+        intro = QLabel("Each variant keeps the design's convolutions and gets a new FC head: depth hidden FC "
+                       "layers of a given width. Which heads buy accuracy, and which only cost parameters and time?")
+        intro.setWordWrap(True)
+        intro.setStyleSheet(MUTED_STYLE)
+        self.depth_checks: dict[int, QCheckBox] = {}
+        controls = QHBoxLayout()
+        controls.addWidget(QLabel("Depths:"))
+        for depth in DEPTHS:
+            check = QCheckBox(str(depth))
+            check.setToolTip("hidden FC layers before the classifier (0: the classifier alone)")
+            check.setChecked(depth in (1, 2))
+            self.depth_checks[depth] = check
+            controls.addWidget(check)
+        controls.addSpacing(12)
+        controls.addWidget(QLabel("Widths:"))
+        self.widths_edit = QLineEdit("32, 128, 512")
+        self.widths_edit.setToolTip("neurons per hidden FC layer, separated by commas")
+        self.widths_edit.setMinimumWidth(140)
+        controls.addWidget(self.widths_edit)
+        controls.addWidget(QLabel("Activation:"))
+        self.activation_combo = QComboBox()
+        self.activation_combo.addItems(ACTIVATIONS)
+        controls.addWidget(self.activation_combo)
+        self.epochs_spin = QSpinBox()
+        self.epochs_spin.setRange(1, 200)
+        self.epochs_spin.setValue(2)
+        self.epochs_spin.setSuffix(" epochs")
+        controls.addWidget(self.epochs_spin)
+        self.start_button = QPushButton("Start sweep")
+        self.start_button.clicked.connect(self._on_start_button_clicked)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(self._on_cancel_button_clicked)
+        self.export_button = QPushButton("Export CSV…")
+        self.export_button.clicked.connect(self._on_export_button_clicked)
+        for button in (self.start_button, self.cancel_button, self.export_button):
+            controls.addWidget(button)
+        controls.addStretch(1)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setFormat(" ")
+
+        self.plots = pg.GraphicsLayoutWidget()
+        self.plots.setBackground("w")
+        self.plots.setMinimumHeight(300)
+        self.params_plot = style_plot(self.plots.addPlot(row=0, col=0), "Validation accuracy vs parameters",
+                                      "parameters (log scale)", "validation accuracy")
+        self.params_plot.setLogMode(x=True, y=False)
+        self.time_plot = style_plot(self.plots.addPlot(row=0, col=1), "Validation accuracy vs training time",
+                                    "training time (s)", "validation accuracy")
+        self.scatters, self.fronts, self.labels = {}, {}, {}
+        for key, plot in (("parameters", self.params_plot), ("seconds", self.time_plot)):
+            plot.setClipToView(False)
+            self.fronts[key] = plot.plot([], [], pen=pg.mkPen(FRONT_COLOUR, width=2, style=Qt.PenStyle.DashLine),
+                                         symbol="o", symbolSize=15, symbolBrush=None,
+                                         symbolPen=pg.mkPen(FRONT_COLOUR, width=2.5), name="Pareto front")
+            self.scatters[key] = pg.ScatterPlotItem(size=9, brush=pg.mkBrush(POINT_COLOUR), pen=pg.mkPen("w"))
+            plot.addItem(self.scatters[key])
+            self.labels[key] = []
+
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(self.plots)
+        splitter.addWidget(self.table)
+        splitter.setSizes([420, 200])
+
+        self.layout_.addWidget(intro)
+        self.layout_.addLayout(controls)
+        self.layout_.addWidget(self.progress)
+        self.layout_.addWidget(splitter, 1)
+        self.layout_.addWidget(self.status_label)
+        self.runner.progress.connect(self._on_runner_progress)
+        self.runner.finished.connect(self._on_runner_finished)
+        self.runner.running_changed.connect(self._on_runner_running_changed)
+        self._on_runner_running_changed(False)
+        self.resize(1100, 800)
+
+    # ------------------------------------------------------------------ settings
+
+    def set_settings(self, depths, widths, activation: str = "ReLU", epochs: int = 1) -> None:
+        for depth, check in self.depth_checks.items():
+            check.setChecked(depth in depths)
+        self.widths_edit.setText(", ".join(str(width) for width in widths))
+        self.activation_combo.setCurrentText(activation)
+        self.epochs_spin.setValue(epochs)
+
+    def spec(self):
+        from designer.training.experiments import SweepSpec
+
+        depths = tuple(depth for depth, check in self.depth_checks.items() if check.isChecked())
+        if not depths:
+            raise ValueError("tick at least one depth")
+        return SweepSpec(depths, parse_widths(self.widths_edit.text()), self.activation_combo.currentText(),
+                         self.epochs_spin.value())
+
+    # ------------------------------------------------------------------ running
+
+    def start(self) -> bool:
+        """Opening the dialog from the menu does not start a sweep: it may take long."""
+        if not self.runs and not self.runner.running:
+            self.set_status("Choose depths, widths, activation and epochs, then press “Start sweep”. Training uses "
+                            "the training dock's dataset and settings.")
+        return False
+
+    def start_sweep(self) -> bool:
+        if self.runner.running:
+            return False
+        from designer.core import DesignerError
+
+        try:
+            spec = self.spec()
+            graph = self.document.graph.copy()
+            spec.variants(graph)  # refuse a design without a usable head before starting a thread
+        except (ValueError, DesignerError) as error:
+            self.set_status(f"Cannot start: {error}", error=True)
+            return False
+        config = self.lab.models.training_config()
+        self.runs = []
+        self._refresh()
+        self.progress.setValue(0)
+        self.set_status(f"Training {len(spec.variants(graph))} variants on {config.dataset}, "
+                        f"{spec.epochs} epoch(s) each…")
+        train_function = self.train_function
+        return self.runner.start(lambda context: run_sweep_task(context, graph, spec, config, train_function))
+
+    def cancel(self) -> None:
+        if self.runner.running:
+            self.runner.cancel()
+            self.set_status("Cancelling…")
+
+    @Slot()
+    def _on_start_button_clicked(self) -> None:
+        self.start_sweep()
+
+    @Slot()
+    def _on_cancel_button_clicked(self) -> None:
+        self.cancel()
+
+    @Slot(bool)
+    def _on_runner_running_changed(self, running: bool) -> None:
+        self.start_button.setEnabled(not running)
+        self.cancel_button.setEnabled(running)
+        self.export_button.setEnabled(not running and bool(self.runs))
+
+    @Slot(object)
+    def _on_runner_progress(self, data) -> None:
+        if data[0] == "starting":
+            _kind, index, total, label = data
+            self._total = total
+            self.progress.setValue(int(1000 * index / total))
+            self.progress.setFormat(f"{index}/{total} done — training {label}")
+        elif data[0] == "run":
+            _kind, done, total, run = data
+            self.runs.append(run)
+            self.progress.setValue(int(1000 * done / total))
+            self.progress.setFormat(f"{done}/{total} done")
+            self._refresh()
+
+    @Slot(object)
+    def _on_runner_finished(self, outcome) -> None:
+        if outcome.error:
+            self.set_status(f"The sweep failed: {outcome.error}", error=True)
+        elif outcome.cancelled:
+            self.set_status(f"Cancelled after {len(self.runs)} run(s); they are kept below.")
+        else:
+            self.runs = list(outcome.value)
+            self._refresh()
+            self.progress.setValue(1000)
+            best = max((run for run in self.runs if run.ok), key=lambda run: run.accuracy, default=None)
+            self.set_status(f"Done: {len(self.runs)} variants." + (
+                f" Best validation accuracy {best.accuracy:.2%} ({best.label}, {best.parameters:,} parameters)."
+                if best else ""))
+        self._on_runner_running_changed(False)
+
+    # ------------------------------------------------------------------ showing runs
+
+    def _refresh(self) -> None:
+        from designer.training.experiments import pareto_runs
+
+        usable = [run for run in self.runs if run.ok]
+        for key, plot in (("parameters", self.params_plot), ("seconds", self.time_plot)):
+            costs = [float(run.parameters) if key == "parameters" else float(run.seconds) for run in usable]
+            self.scatters[key].setData(
+                x=np.log10(costs) if key == "parameters" and costs else np.asarray(costs, dtype=np.float64),
+                y=np.asarray([run.accuracy for run in usable], dtype=np.float64))
+            front = pareto_runs(usable, key) if usable else []
+            front_costs = [float(run.parameters) if key == "parameters" else float(run.seconds) for run in front]
+            # The log-mode plot transforms x itself for PlotDataItems.
+            self.fronts[key].setData(np.asarray(front_costs, dtype=np.float64),
+                                     np.asarray([run.accuracy for run in front], dtype=np.float64))
+            for item in self.labels[key]:
+                plot.removeItem(item)
+            self.labels[key] = []
+            for run, cost in zip(usable, costs):
+                text = pg.TextItem(run.label, color="#1F2328", anchor=(0.0, 1.1))
+                text.setPos(math.log10(cost) if key == "parameters" else cost, run.accuracy)
+                plot.addItem(text)
+                self.labels[key].append(text)
+        self._fill_table()
+
+    def front_labels(self, cost: str = "parameters") -> list[str]:
+        from designer.training.experiments import pareto_runs
+
+        return [run.label for run in pareto_runs(self.runs, cost)]
+
+    def _fill_table(self) -> None:
+        from designer.training.experiments import pareto_runs
+
+        on_params = {id(run) for run in pareto_runs(self.runs, "parameters")}
+        on_time = {id(run) for run in pareto_runs(self.runs, "seconds")}
+        self.table.setRowCount(len(self.runs))
+        for row, run in enumerate(self.runs):
+            values = (run.label, f"{run.parameters:,}", f"{run.macs:,}",
+                      "–" if run.accuracy is None else f"{run.accuracy:.2%}",
+                      "–" if run.seconds is None else f"{run.seconds:.1f} s",
+                      "★" if id(run) in on_params else "", "★" if id(run) in on_time else "", run.error)
+            for column, value in enumerate(values):
+                item = QTableWidgetItem(value)
+                if 0 < column < 5:
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                if column in (5, 6):
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+                    item.setForeground(QColor(FRONT_COLOUR))
+                self.table.setItem(row, column, item)
+
+    # ------------------------------------------------------------------ CSV
+
+    def choose_csv_path(self) -> str | None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export sweep", "fc-head-sweep.csv", "CSV (*.csv)")
+        return path or None
+
+    def export_csv(self, path) -> bool:
+        from designer.training.experiments import runs_to_csv
+
+        try:
+            runs_to_csv(self.runs, path)
+        except OSError as error:
+            self.set_status(f"Cannot write {path}: {error.strerror or error}", error=True)
+            return False
+        self.set_status(f"Wrote {len(self.runs)} runs to {path}.")
+        return True
+
+    @Slot()
+    def _on_export_button_clicked(self) -> None:
+        path = self.choose_csv_path()
+        if path:
+            self.export_csv(path)

@@ -1,0 +1,231 @@
+"""The FC lab menu: each of the five experiments triggered from the window, as a user would.
+
+Runs are tiny (the built-in MNIST sample, LeNet-5, one epoch, big batches), so the whole
+file takes well under a minute once torch has loaded.
+"""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+import time
+
+import pytest
+
+from designer.core import load_architecture
+from designer.core.paths import TEMPLATES
+
+RUN_TIMEOUT_MS = 120_000
+
+
+@pytest.fixture
+def lab_window(main_window, qtbot):
+    """The main window with the training dock (1 epoch, CPU) and the FC lab menu installed."""
+    from designer.ui.lab import install_lab
+
+    if getattr(main_window, "training_panel", None) is None:
+        from designer.ui.training_panel import install_training
+
+        install_training(main_window)
+    panel = main_window.training_panel
+    panel.epochs_spin.setValue(1)
+    panel.batch_size_spin.setValue(500)
+    panel.device_combo.setCurrentIndex(panel.device_combo.findData("cpu"))
+    panel.set_dataset("mnist-sample")
+    if getattr(main_window, "fc_lab", None) is None:
+        install_lab(main_window)
+    yield main_window
+    assert main_window.fc_lab.shutdown(), "a lab task did not end"
+    assert panel.shutdown(5000)
+
+
+def wait_idle(qtbot, dialog) -> None:
+    qtbot.waitUntil(lambda: not dialog.runner.running, timeout=RUN_TIMEOUT_MS)
+
+
+def train_in_dock(qtbot, window) -> None:
+    panel = window.training_panel
+    assert panel.start()
+    qtbot.waitUntil(lambda: not panel.running, timeout=RUN_TIMEOUT_MS)
+    assert panel.trained is not None
+
+
+def types_of(window) -> list[str]:
+    return [block.type_id for block in window.document.graph]
+
+
+def test_lab_menu_lists_five_experiments_and_does_not_load_torch():
+    code = ("import os, sys; os.environ['QT_QPA_PLATFORM'] = 'offscreen'\n"
+            "from PySide6.QtWidgets import QApplication; app = QApplication([])\n"
+            "from designer.ui.main_window import MainWindow\n"
+            "from designer.ui.lab import install_lab\n"
+            "window = MainWindow(restore_layout=False); lab = install_lab(window)\n"
+            "print(len(lab.menu.actions()), 'torch' in sys.modules)\n")
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                            cwd=str(TEMPLATES.parent.parent))
+    assert output.stdout.split()[-2:] == ["6", "False"], output.stderr  # five actions and one separator
+
+
+def test_fc_to_conv_keeps_parameters_and_outputs_and_draws_a_score_map(lab_window, qtbot):
+    window = lab_window
+    before = window.document.analysis.total_params
+    window.named_actions["lab_fc_to_conv"].trigger()
+    dialog = window.fc_lab.dialogs["fc_to_conv"]
+    assert dialog.isVisible()
+    wait_idle(qtbot, dialog)
+
+    assert "FC" not in types_of(window), dialog.status_text()
+    assert window.document.analysis.total_params == before
+    assert f"{before:,} before → {before:,} after (identical)" in dialog.params_label.text()
+    difference = float(dialog.difference_label.text().split("= ")[1].split()[0])
+    assert difference < 1e-4
+    assert "fresh initialisation" in dialog.weights_label.text()
+    # LeNet-5 on six digits side by side (28×168): one score column every 4 pixels.
+    assert len(dialog.predicted_classes()) == (6 * 28 - 28) // 4 + 1
+    assert dialog.score_item.image is not None
+
+    window.named_actions["undo"].trigger()
+    assert types_of(window).count("FC") == 3
+
+
+def test_fc_to_conv_carries_the_trained_weights(lab_window, qtbot):
+    window = lab_window
+    train_in_dock(qtbot, window)
+    window.named_actions["lab_fc_to_conv"].trigger()
+    dialog = window.fc_lab.dialogs["fc_to_conv"]
+    wait_idle(qtbot, dialog)
+    assert "trained weights were carried over" in dialog.weights_label.text()
+    assert float(dialog.difference_label.text().split("= ")[1].split()[0]) < 1e-4
+    # The converted network with its weights is now a model the probes can use.
+    assert any("fully convolutional" in model.label for model in window.fc_lab.models.all())
+
+
+def test_gap_swap_side_by_side_run_and_shift_probe(lab_window, qtbot):
+    window = lab_window
+    before = window.document.analysis.total_params
+    window.named_actions["lab_gap"].trigger()
+    dialog = window.fc_lab.dialogs["gap"]
+    wait_idle(qtbot, dialog)
+    assert "GAP" in types_of(window) and types_of(window).count("FC") == 1, dialog.status_text()
+    after = window.document.analysis.total_params
+    assert after < before
+    assert dialog.params_label.text().startswith(f"{before:,} → {after:,}")
+    assert f"{100 * (before - after) / before:.1f}%" in dialog.saving_label.text()
+
+    # Choosing the other head redoes the swap from the original FC head.
+    dialog.mode_combo.setCurrentIndex(dialog.mode_combo.findData("conv1x1_gap"))
+    wait_idle(qtbot, dialog)
+    assert types_of(window)[-2:] == ["Conv2d", "GAP"]
+    window.named_actions["undo"].trigger()
+    window.named_actions["undo"].trigger()
+    assert types_of(window).count("FC") == 3
+    window.named_actions["redo"].trigger()
+
+    assert dialog.start_side_by_side()
+    wait_idle(qtbot, dialog)
+    assert dialog.trained_labels and len(dialog.trained_labels) == 2, dialog.status_text()
+    assert all(dialog.curve_points(label) == 1 for label in dialog.trained_labels)
+    assert "test accuracy" in dialog.results_label.text()
+
+    window.named_actions["lab_shift"].trigger()
+    shift = window.fc_lab.dialogs["shift"]
+    shift.samples_spin.setValue(300)
+    shift.shift_spin.setValue(2)
+    wait_idle(qtbot, shift)  # the menu started a probe with the defaults; run again smaller
+    assert shift.start()
+    wait_idle(qtbot, shift)
+    assert len(shift.results) == 2, shift.status_text()
+    assert shift.point_count(0) == shift.point_count(1) == 5
+    gap_result = next(result for result in shift.results if result["label"].startswith("GAP"))
+    assert gap_result["position"].supported
+    fc_result = next(result for result in shift.results if result["label"].startswith("FC"))
+    assert not fc_result["position"].supported
+    assert "random position" in shift.table_label.text()
+
+
+def test_gap_side_by_side_run_can_be_cancelled(lab_window, qtbot):
+    window = lab_window
+    window.named_actions["lab_gap"].trigger()
+    dialog = window.fc_lab.dialogs["gap"]
+    wait_idle(qtbot, dialog)
+    window.training_panel.epochs_spin.setValue(50)
+    assert dialog.start_side_by_side()
+    assert dialog.cancel_button.isEnabled()
+    qtbot.wait(300)
+    dialog.cancel_button.click()
+    wait_idle(qtbot, dialog)
+    assert dialog.status_text() == "Cancelled."
+    assert not dialog.trained_labels
+    assert dialog.train_button.isEnabled()
+
+
+def test_shift_probe_without_a_trained_model_says_what_to_do(lab_window, qtbot):
+    window = lab_window
+    window.named_actions["lab_shift"].trigger()
+    dialog = window.fc_lab.dialogs["shift"]
+    assert not dialog.runner.running
+    assert "No trained model" in dialog.status_text()
+
+
+def test_sweep_plots_runs_with_pareto_front_and_exports_csv(lab_window, qtbot, tmp_path):
+    window = lab_window
+    window.named_actions["lab_sweep"].trigger()
+    dialog = window.fc_lab.dialogs["sweep"]
+    assert dialog.isVisible() and not dialog.runner.running
+    dialog.set_settings(depths=(1,), widths=(8, 16), activation="ReLU", epochs=1)
+    dialog.start_button.click()
+    assert dialog.cancel_button.isEnabled()
+    wait_idle(qtbot, dialog)
+    assert [run.label for run in dialog.runs] == ["1×8 ReLU", "1×16 ReLU"], dialog.status_text()
+    assert all(run.ok for run in dialog.runs)
+    assert len(dialog.scatters["parameters"].data) == 2
+    assert len(dialog.scatters["seconds"].data) == 2
+    assert dialog.front_labels("parameters")
+    assert dialog.fronts["parameters"].xData is not None and len(dialog.fronts["parameters"].xData) >= 1
+    assert dialog.table.rowCount() == 2
+    assert dialog.export_button.isEnabled()
+    path = tmp_path / "sweep.csv"
+    dialog.choose_csv_path = lambda: str(path)
+    dialog.export_button.click()
+    rows = list(csv.DictReader(path.open()))
+    assert [row["label"] for row in rows] == ["1×8 ReLU", "1×16 ReLU"]
+    assert any(row["pareto_parameters"] == "1" for row in rows)
+
+
+def test_sweep_can_be_cancelled_and_keeps_finished_runs(lab_window, qtbot):
+    window = lab_window
+    window.named_actions["lab_sweep"].trigger()
+    dialog = window.fc_lab.dialogs["sweep"]
+    dialog.set_settings(depths=(1, 2), widths=(8, 16, 32), epochs=1)
+    calls = []
+
+    def fake_train(graph):
+        calls.append(graph.name)
+        time.sleep(0.2)
+        return 0.5 + 0.01 * len(calls), 0.2
+
+    dialog.train_function = fake_train
+    assert dialog.start_sweep()
+    qtbot.waitUntil(lambda: len(dialog.runs) >= 1, timeout=RUN_TIMEOUT_MS)
+    dialog.cancel_button.click()
+    wait_idle(qtbot, dialog)
+    assert "Cancelled" in dialog.status_text()
+    assert 1 <= len(dialog.runs) < 6
+    assert dialog.table.rowCount() == len(dialog.runs)
+
+
+def test_neurons_show_fc_activations_and_top_predictions(lab_window, qtbot):
+    window = lab_window
+    train_in_dock(qtbot, window)
+    window.named_actions["lab_neurons"].trigger()
+    dialog = window.fc_lab.dialogs["neurons"]
+    wait_idle(qtbot, dialog)
+    assert dialog.layer_count() == 3, dialog.status_text()  # LeNet-5: fc1 120, fc2 84, fc3 10
+    assert [len(bars.opts["height"]) for bars in dialog.bars] == [120, 84, 10]
+    assert "Top 3 predictions" in dialog.prediction_label.text()
+    assert len(dialog.result["top"]) == 3
+    dialog.index_spin.setValue(7)
+    wait_idle(qtbot, dialog)
+    qtbot.waitUntil(lambda: dialog.result["index"] == 7, timeout=RUN_TIMEOUT_MS)
+    assert "#7" in dialog.status_text()
