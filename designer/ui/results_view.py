@@ -1,0 +1,196 @@
+"""What a finished run leaves: test accuracy, confusion matrix, misclassified test images.
+
+Everything shown arrives as plain data (a RunOutcome of designer.ui.training_worker):
+lists of ints for the confusion matrix and numpy uint8 arrays for the images.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtGui import QFont, QImage, QPixmap
+from PySide6.QtWidgets import (QGridLayout, QHBoxLayout, QLabel, QPushButton, QScrollArea,
+                               QSizePolicy, QSplitter, QVBoxLayout, QWidget)
+
+THUMBNAIL = 56  # pixels on screen for one 28×28 or 32×32 test image
+GRID_COLUMNS = 8
+
+
+def image_to_pixmap(image: np.ndarray, size: int = THUMBNAIL) -> QPixmap:
+    """uint8 C×H×W (C = 1 or 3) → a pixmap scaled without smoothing (pixels stay visible)."""
+    channels, height, width = image.shape
+    if channels == 1:
+        data = np.ascontiguousarray(image[0])
+        qimage = QImage(data.data, width, height, width, QImage.Format_Grayscale8)
+    else:
+        data = np.ascontiguousarray(np.transpose(image[:3], (1, 2, 0)))
+        qimage = QImage(data.data, width, height, 3 * width, QImage.Format_RGB888)
+    # QImage borrows the numpy buffer; copy before it goes away.
+    return QPixmap.fromImage(qimage.copy()).scaled(size, size, Qt.KeepAspectRatio, Qt.FastTransformation)
+
+
+class ConfusionMatrixView(pg.PlotWidget):
+    """Rows: true class (top to bottom); columns: predicted class; a count in each cell."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent, background="w")
+        self.setMinimumSize(240, 220)
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.image.setLookupTable(pg.colormap.get("CET-L12").getLookupTable(nPts=256))
+        self.addItem(self.image)
+        plot = self.getPlotItem()
+        plot.invertY(True)
+        plot.setAspectLocked(True)
+        plot.setMenuEnabled(False)
+        plot.hideButtons()
+        plot.setMouseEnabled(False, False)
+        plot.setLabel("left", "true class")
+        plot.setLabel("bottom", "predicted class")
+        for axis in ("left", "bottom"):
+            plot.getAxis(axis).setTextPen("#444")
+            plot.getAxis(axis).setPen("#888")
+        self.count_items: list[pg.TextItem] = []
+        self.matrix = np.zeros((0, 0), dtype=np.int64)
+
+    def set_matrix(self, matrix, class_names) -> None:
+        matrix = np.asarray(matrix, dtype=np.int64)
+        classes = matrix.shape[0]
+        self.matrix = matrix
+        # Colour by the share of each true class, so a rare class's mistakes still show.
+        totals = np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+        self.image.setImage(matrix / totals, levels=(0.0, 1.0))
+        if len(self.count_items) != classes * classes:
+            for item in self.count_items:
+                self.removeItem(item)
+            self.count_items = []
+            for row in range(classes):
+                for column in range(classes):
+                    item = pg.TextItem(anchor=(0.5, 0.5))
+                    item.setPos(column + 0.5, row + 0.5)
+                    self.addItem(item)
+                    self.count_items.append(item)
+        font = QFont()
+        font.setPointSizeF(7.5 if classes > 6 else 9)
+        for index, item in enumerate(self.count_items):
+            row, column = divmod(index, classes)
+            share = matrix[row, column] / totals[row, 0]
+            item.setText(str(matrix[row, column]) if matrix[row, column] else "",
+                         color="w" if share > 0.5 else "#222")
+            item.setFont(font)
+        short = [name if len(name) <= 8 else name[:7] + "…" for name in class_names]
+        ticks = [[(index + 0.5, name) for index, name in enumerate(short)]]
+        plot = self.getPlotItem()
+        plot.getAxis("left").setTicks(ticks)
+        plot.getAxis("bottom").setTicks(ticks)
+        plot.setRange(xRange=(0, classes), yRange=(0, classes), padding=0.02)
+
+
+class ResultsView(QWidget):
+    """Test accuracy, confusion matrix and misclassified images; save/load a checkpoint."""
+
+    save_checkpoint_requested = Signal()
+    load_checkpoint_requested = Signal()
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.summary = QLabel("Train the design to see its results on the test set.")
+        self.summary.setWordWrap(True)
+        self.summary.setTextFormat(Qt.RichText)
+        self.save_button = QPushButton("Save checkpoint…")
+        self.save_button.setToolTip("Save the design together with its trained weights")
+        self.save_button.setEnabled(False)
+        self.load_button = QPushButton("Load checkpoint…")
+        self.load_button.setToolTip("Open a saved design with its trained weights")
+        self.save_button.clicked.connect(self.save_checkpoint_requested)
+        self.load_button.clicked.connect(self.load_checkpoint_requested)
+
+        header = QHBoxLayout()
+        header.addWidget(self.summary, 1)
+        header.addWidget(self.save_button)
+        header.addWidget(self.load_button)
+
+        self.confusion = ConfusionMatrixView()
+        self.mistakes_title = QLabel("<b>Misclassified test images</b>")
+        self.mistakes_grid = QGridLayout()
+        self.mistakes_grid.setSpacing(4)
+        grid_holder = QWidget()
+        grid_holder.setLayout(self.mistakes_grid)
+        self.mistakes_area = QScrollArea()
+        self.mistakes_area.setWidgetResizable(True)
+        self.mistakes_area.setWidget(grid_holder)
+        mistakes = QWidget()
+        mistakes_layout = QVBoxLayout(mistakes)
+        mistakes_layout.setContentsMargins(0, 0, 0, 0)
+        mistakes_layout.addWidget(self.mistakes_title)
+        mistakes_layout.addWidget(self.mistakes_area, 1)
+
+        splitter = QSplitter(Qt.Horizontal)
+        splitter.addWidget(self.confusion)
+        splitter.addWidget(mistakes)
+        splitter.setStretchFactor(0, 2)
+        splitter.setStretchFactor(1, 3)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(header)
+        layout.addWidget(splitter, 1)
+        self.mistake_cells: list[QWidget] = []
+
+    def set_checkpoint_available(self, available: bool) -> None:
+        self.save_button.setEnabled(available)
+
+    @Slot(object)
+    def show_outcome(self, outcome) -> None:
+        """``outcome``: a RunOutcome."""
+        result = outcome.result
+        lines = []
+        if result.test_accuracy is not None:
+            lines.append(f"<span style='font-size:14pt'><b>Test accuracy {result.test_accuracy:.2%}</b></span>"
+                         f" &nbsp; test loss {result.test_loss:.4f}"
+                         + (f" &nbsp; ({outcome.test_samples:,} images)" if outcome.test_samples else ""))
+        lines.append(f"{result.status.capitalize()}: {result.message}")
+        self.summary.setText("<br>".join(lines))
+        if result.confusion_matrix:
+            self.confusion.set_matrix(result.confusion_matrix, outcome.class_names)
+        self._show_mistakes(outcome)
+
+    def show_message(self, text: str) -> None:
+        self.summary.setText(text)
+
+    def _show_mistakes(self, outcome) -> None:
+        for cell in self.mistake_cells:
+            self.mistakes_grid.removeWidget(cell)
+            cell.deleteLater()
+        self.mistake_cells = []
+        images = outcome.misclassified_images
+        if images is None or not len(images):
+            self.mistakes_title.setText("<b>Misclassified test images</b> — none to show")
+            return
+        names = outcome.class_names
+        self.mistakes_title.setText(f"<b>Misclassified test images</b> — the first {len(images)}; "
+                                    f"<span style='color:#2ca02c'>true</span> → "
+                                    f"<span style='color:#d62728'>predicted</span>")
+        for index, image in enumerate(images):
+            true_label = names[outcome.misclassified_true[index]]
+            predicted_label = names[outcome.misclassified_predicted[index]]
+            confidence = float(outcome.misclassified_confidence[index])
+            cell = QWidget()
+            cell_layout = QVBoxLayout(cell)
+            cell_layout.setContentsMargins(2, 2, 2, 2)
+            cell_layout.setSpacing(1)
+            picture = QLabel()
+            picture.setPixmap(image_to_pixmap(image))
+            picture.setAlignment(Qt.AlignCenter)
+            caption = QLabel(f"<span style='color:#2ca02c'>{true_label}</span>→"
+                             f"<span style='color:#d62728'>{predicted_label}</span>")
+            caption.setAlignment(Qt.AlignCenter)
+            caption.setToolTip(f"true: {true_label}; predicted: {predicted_label} ({confidence:.0%})")
+            caption.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Fixed)
+            cell_layout.addWidget(picture)
+            cell_layout.addWidget(caption)
+            row, column = divmod(index, GRID_COLUMNS)
+            self.mistakes_grid.addWidget(cell, row, column)
+            self.mistake_cells.append(cell)
+
+
+__all__ = ["ConfusionMatrixView", "ResultsView", "image_to_pixmap"]

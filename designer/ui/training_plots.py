@@ -1,0 +1,170 @@
+"""Live loss and accuracy curves (pyqtgraph).
+
+Every curve is created once and then only fed with ``setData`` (DESIGN.md 9): points go
+into growing float64 buffers, the curves get views of them, ``clipToView`` and automatic
+downsampling keep long runs cheap to draw. x is in epochs for every curve, so a batch at
+the middle of epoch 3 sits at 2.5 and the epoch-3 averages at 3.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor
+
+from designer.training.records import EpochMetrics
+
+TRAIN_COLOUR = "#1f77b4"
+VALIDATION_COLOUR = "#d62728"
+BEST_COLOUR = "#2ca02c"
+
+
+class GrowingSeries:
+    """Appendable float64 x/y arrays with amortised O(1) appends."""
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self._x = np.empty(capacity, dtype=np.float64)
+        self._y = np.empty(capacity, dtype=np.float64)
+        self._size = 0
+
+    def __len__(self) -> int:
+        return self._size
+
+    def extend(self, xs, ys) -> None:
+        count = len(xs)
+        needed = self._size + count
+        if needed > self._x.shape[0]:
+            capacity = max(needed, 2 * self._x.shape[0])
+            for name in ("_x", "_y"):
+                grown = np.empty(capacity, dtype=np.float64)
+                grown[:self._size] = getattr(self, name)[:self._size]
+                setattr(self, name, grown)
+        self._x[self._size:needed] = xs
+        self._y[self._size:needed] = ys
+        self._size = needed
+
+    def clear(self) -> None:
+        self._size = 0
+
+    @property
+    def x(self) -> np.ndarray:
+        return self._x[:self._size]
+
+    @property
+    def y(self) -> np.ndarray:
+        return self._y[:self._size]
+
+
+def _faint(colour: str, alpha: int = 70) -> QColor:
+    faint = QColor(colour)
+    faint.setAlpha(alpha)
+    return faint
+
+
+class TrainingPlots(pg.GraphicsLayoutWidget):
+    """Two plots side by side: loss and accuracy, training and validation."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setBackground("w")
+        self.setMinimumHeight(180)
+        self.loss_plot = self.addPlot(row=0, col=0, title="Loss")
+        self.accuracy_plot = self.addPlot(row=0, col=1, title="Accuracy")
+        self.series: dict[str, GrowingSeries] = {}
+        self.curves: dict[str, pg.PlotDataItem] = {}
+        self.best_lines: list[pg.InfiniteLine] = []
+        for plot, quantity, y_label in ((self.loss_plot, "loss", "cross-entropy"),
+                                        (self.accuracy_plot, "accuracy", "accuracy")):
+            plot.showGrid(x=True, y=True, alpha=0.25)
+            plot.setLabel("bottom", "epoch")
+            plot.setLabel("left", y_label)
+            plot.setClipToView(True)
+            plot.setDownsampling(auto=True, mode="peak")
+            plot.addLegend(offset=(-10, 10) if quantity == "loss" else (-10, -10),
+                           labelTextColor="#333", brush=pg.mkBrush(255, 255, 255, 200))
+            for axis in ("left", "bottom"):
+                plot.getAxis(axis).setTextPen("#444")
+                plot.getAxis(axis).setPen("#888")
+            plot.setMenuEnabled(False)
+            self._add_curve(plot, f"batch_{quantity}", "training, per batch",
+                            pen=pg.mkPen(_faint(TRAIN_COLOUR), width=1))
+            self._add_curve(plot, f"smoothed_{quantity}", "training, smoothed",
+                            pen=pg.mkPen(TRAIN_COLOUR, width=2))
+            self._add_curve(plot, f"train_{quantity}", "training, per epoch",
+                            pen=pg.mkPen(TRAIN_COLOUR, width=1, style=Qt.DashLine),
+                            symbol="o", symbolSize=7, symbolBrush=TRAIN_COLOUR, symbolPen="w")
+            self._add_curve(plot, f"validation_{quantity}", "validation, per epoch",
+                            pen=pg.mkPen(VALIDATION_COLOUR, width=2),
+                            symbol="s", symbolSize=7, symbolBrush=VALIDATION_COLOUR, symbolPen="w")
+            line = pg.InfiniteLine(angle=90, movable=False,
+                                   pen=pg.mkPen(BEST_COLOUR, width=1.5, style=Qt.DashLine),
+                                   label="best", labelOpts={"position": 0.95, "color": BEST_COLOUR})
+            line.setVisible(False)
+            plot.addItem(line, ignoreBounds=True)
+            self.best_lines.append(line)
+        self.accuracy_plot.setYRange(0, 1, padding=0.02)
+        self.accuracy_plot.getViewBox().setLimits(yMin=-0.05, yMax=1.05)
+        self.loss_plot.getViewBox().enableAutoRange()
+        self.best_epoch: int | None = None
+
+    def _add_curve(self, plot, key: str, name: str, **style) -> None:
+        self.series[key] = GrowingSeries()
+        curve = plot.plot(name=name, **style)
+        curve.setClipToView(True)
+        curve.setDownsampling(auto=True, method="peak")
+        self.curves[key] = curve
+
+    # ------------------------------------------------------------------ feeding
+
+    def clear(self) -> None:
+        for key, series in self.series.items():
+            series.clear()
+            self.curves[key].setData(series.x, series.y)
+        self.set_best_epoch(None)
+
+    def add_batches(self, points) -> None:
+        """``points``: a BatchPoints (designer.ui.training_worker)."""
+        for quantity in ("loss", "accuracy"):
+            self._extend(f"batch_{quantity}", points.x, getattr(points, quantity))
+            self._extend(f"smoothed_{quantity}", points.x, getattr(points, f"smoothed_{quantity}"))
+
+    def add_epoch(self, metrics: EpochMetrics) -> None:
+        x = (float(metrics.epoch),)
+        self._extend("train_loss", x, (metrics.train_loss,))
+        self._extend("train_accuracy", x, (metrics.train_accuracy,))
+        if metrics.validation_loss is not None:
+            self._extend("validation_loss", x, (metrics.validation_loss,))
+            self._extend("validation_accuracy", x, (metrics.validation_accuracy,))
+
+    def _extend(self, key: str, xs, ys) -> None:
+        series = self.series[key]
+        series.extend(xs, ys)
+        self.curves[key].setData(series.x, series.y)
+
+    def set_best_epoch(self, epoch: int | None) -> None:
+        self.best_epoch = epoch
+        for line in self.best_lines:
+            line.setVisible(epoch is not None)
+            if epoch is not None:
+                line.setValue(float(epoch))
+                line.label.setFormat(f"best: epoch {epoch}")
+
+    def point_count(self, key: str = "batch_loss") -> int:
+        return len(self.series[key])
+
+    # ------------------------------------------------------------------ export
+
+    def export_image(self, path: str) -> None:
+        """PNG (or any raster format Qt writes) or SVG, chosen by the file's suffix."""
+        from pyqtgraph import exporters
+
+        if str(path).lower().endswith(".svg"):
+            exporter = exporters.SVGExporter(self.ci)
+        else:
+            exporter = exporters.ImageExporter(self.ci)
+            exporter.parameters()["width"] = max(1200, int(self.width() * 2))
+        exporter.export(str(path))
+
+
+__all__ = ["GrowingSeries", "TrainingPlots"]

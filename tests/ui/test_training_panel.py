@@ -1,0 +1,220 @@
+"""The training dock with real runs on the built-in MNIST sample and a tiny network.
+
+Each run is kept short (LeNet-5 or smaller, one or a few epochs, big batches), so the
+whole file takes seconds once torch has loaded.
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+
+from designer.core import Graph, chain, load_architecture
+from designer.core.paths import TEMPLATES
+from designer.ui.document import DesignDocument, DesignLockedError
+from designer.ui.training_panel import TrainingPanel
+
+RUN_TIMEOUT_MS = 60_000
+
+
+def tiny_graph(channels=1, size=28, classes=10) -> Graph:
+    graph = Graph("tiny")
+    chain(graph, [("Input", {"channels": channels, "height": size, "width": size}),
+                  ("Conv2d", {"out_channels": 4, "kernel_size": 3, "stride": 2}),
+                  ("ReLU", {}),
+                  ("FC", {"out_features": 32}),
+                  ("ReLU", {}),
+                  ("FC", {"out_features": classes})])
+    return graph
+
+
+@pytest.fixture
+def make_panel(qtbot):
+    panels = []
+
+    def make(graph: Graph | None = None, *, epochs=1, batch_size=500) -> TrainingPanel:
+        document = DesignDocument(graph if graph is not None else load_architecture(TEMPLATES / "lenet5.json"))
+        panel = TrainingPanel(document)
+        panel._test_document = document  # keep the document alive as long as the panel
+        qtbot.addWidget(panel)
+        panel.resize(1200, 500)
+        panel.show()
+        panel.epochs_spin.setValue(epochs)
+        panel.batch_size_spin.setValue(batch_size)
+        panel.device_combo.setCurrentIndex(panel.device_combo.findData("cpu"))
+        panels.append(panel)
+        return panel
+
+    yield make
+    for panel in panels:
+        assert panel.shutdown(5000), "the worker thread did not end"
+
+
+def finish(qtbot, panel: TrainingPanel) -> None:
+    qtbot.waitUntil(lambda: not panel.running, timeout=RUN_TIMEOUT_MS)
+
+
+def test_start_shows_curve_points_and_stop_ends_the_worker_within_a_second(qtbot, make_panel):
+    panel = make_panel(epochs=50, batch_size=32)  # long enough that Stop lands mid-run
+    qtbot.mouseClick(panel.start_button, Qt.LeftButton)
+    assert panel.running
+    assert not panel.start_button.isEnabled() and panel.stop_button.isEnabled()
+
+    qtbot.waitUntil(lambda: panel.plots.point_count("batch_loss") >= 3, timeout=RUN_TIMEOUT_MS)
+    curve_x, curve_y = panel.plots.curves["batch_loss"].getData()
+    assert curve_x.dtype == np.float64 and len(curve_x) >= 3 and np.all(np.isfinite(curve_y))
+    assert panel.plots.point_count("smoothed_loss") == panel.plots.point_count("batch_loss")
+    assert "epoch 1/50" in panel.epoch_progress.format()
+    assert "left" in panel.run_progress.format() and "samples/s" in panel.speed_label.text()
+
+    thread = panel.thread
+    clicked = time.perf_counter()
+    qtbot.mouseClick(panel.stop_button, Qt.LeftButton)
+    assert thread.wait(1000), "the worker did not stop within a second"
+    assert time.perf_counter() - clicked < 1.0
+    finish(qtbot, panel)
+    assert panel.start_button.isEnabled() and not panel.stop_button.isEnabled()
+    assert not panel.document.locked
+    assert panel.last_outcome.result.status == "stopped"
+    assert "Stopped" in panel.status_label.text()
+
+
+def test_editing_is_locked_while_training_and_unlocked_after(qtbot, make_panel):
+    panel = make_panel(epochs=1, batch_size=500)
+    document = panel.document
+    panel.start()
+    assert document.locked
+    with pytest.raises(DesignLockedError):
+        document.set_param("fc1", "out_features", 64)
+    with pytest.raises(DesignLockedError):
+        document.add_block("ReLU")
+    assert not panel.dataset_combo.isEnabled() and not panel.epochs_spin.isEnabled()
+    finish(qtbot, panel)
+    assert not document.locked
+    document.set_param("fc1", "out_features", 64)
+    assert document.graph.block("fc1").params["out_features"] == 64
+
+
+def test_a_finished_run_shows_diagnosis_results_and_saves_a_checkpoint(qtbot, make_panel, tmp_path):
+    panel = make_panel(tiny_graph(), epochs=2, batch_size=400)
+    assert panel.start()
+    finish(qtbot, panel)
+    outcome = panel.last_outcome
+    assert outcome.result.status == "finished", outcome.result.message
+    assert len(panel.history) == 2
+    assert panel.plots.point_count("validation_loss") == 2 and panel.plots.point_count("train_accuracy") == 2
+    assert panel.plots.best_lines[0].isVisible()
+    assert panel.diagnosis is not None and panel.diagnosis.verdict in panel.diagnosis_label.text().lower()
+
+    # results: test accuracy, confusion matrix with counts, misclassified images
+    assert "Test accuracy" in panel.results.summary.text()
+    matrix = panel.results.confusion.matrix
+    assert matrix.shape == (10, 10) and matrix.sum() == outcome.test_samples == 1000
+    assert any(item.toPlainText() for item in panel.results.confusion.count_items)
+    assert len(panel.results.mistake_cells) == len(outcome.misclassified_images) > 0
+    wrong = outcome.misclassified_true != outcome.misclassified_predicted
+    assert wrong.all()
+
+    # exports
+    panel.export_history(tmp_path / "history.csv")
+    rows = list(csv.DictReader((tmp_path / "history.csv").open()))
+    assert [row["epoch"] for row in rows] == ["1", "2"]
+    panel.plots.export_image(str(tmp_path / "curves.png"))
+    panel.plots.export_image(str(tmp_path / "curves.svg"))
+    assert (tmp_path / "curves.png").stat().st_size > 1000
+    assert "<svg" in (tmp_path / "curves.svg").read_text()[:2000]
+
+    # checkpoint round trip: the design comes back into the document, the weights are kept
+    assert panel.results.save_button.isEnabled()
+    assert panel.save_checkpoint(tmp_path / "tiny.pt")
+    panel.document.set_param(next(iter(panel.document.graph.blocks)), "channels", 3)
+    panel.confirm_discard_changes = lambda: True
+    assert panel.load_checkpoint(tmp_path / "tiny.pt")
+    assert panel.document.graph.block(next(iter(panel.document.graph.blocks))).params["channels"] == 1
+    assert panel.trained.source.endswith("tiny.pt")
+    assert len(panel.history) == 2
+
+
+def test_loading_a_checkpoint_keeps_unsaved_changes_when_the_person_cancels(qtbot, make_panel, tmp_path):
+    panel = make_panel(tiny_graph(), epochs=1)
+    panel.start()
+    finish(qtbot, panel)
+    panel.save_checkpoint(tmp_path / "tiny.pt")
+    first_fc = [block for block in panel.document.graph if block.type_id == "FC"][0]
+    panel.document.set_param(first_fc.id, "out_features", 77)
+    panel.confirm_discard_changes = lambda: False
+    assert not panel.load_checkpoint(tmp_path / "tiny.pt")
+    assert panel.document.graph.block(first_fc.id).params["out_features"] == 77
+
+
+def test_adapt_input_to_dataset_is_one_undo_step(qtbot, make_panel):
+    panel = make_panel(tiny_graph(channels=3, size=32, classes=5))
+    document = panel.document
+    assert panel.input_check_frame.isVisible()
+    assert "3×32×32" in panel.input_check_label.text() and "5 outputs" in panel.input_check_label.text()
+    assert not panel.start(), "a misfit design must not start"
+    assert "Adapt input" in panel.status_label.text()
+
+    qtbot.mouseClick(panel.adapt_button, Qt.LeftButton)
+    input_block = next(block for block in document.graph if block.type_id == "Input")
+    last_fc = [block for block in document.graph if block.type_id == "FC"][-1]
+    assert (input_block.params["channels"], input_block.params["height"], input_block.params["width"]) == (1, 28, 28)
+    assert last_fc.params["out_features"] == 10
+    assert not panel.input_check_frame.isVisible()
+    assert document.analysis.output_shape == (10,)
+
+    document.undo_stack.undo()
+    assert (input_block.params["channels"], input_block.params["height"]) == (3, 32)
+    assert last_fc.params["out_features"] == 5
+    assert panel.input_check_frame.isVisible()
+
+    # Changing the dataset re-checks: CIFAR-10 fits the original 3×32×32 input.
+    panel.set_dataset("cifar10")
+    assert "5 outputs" in panel.input_check_label.text() and "Input block" not in panel.input_check_label.text()
+
+
+def test_a_missing_dataset_shows_its_message_and_offers_the_sample(qtbot, make_panel, tmp_path):
+    panel = make_panel(tiny_graph(channels=3, size=32))
+    panel.set_dataset("cifar10")
+    panel.set_data_folder(str(tmp_path))  # an empty folder the person picked
+    panel.allow_download = False  # offline: never touch the network in tests
+    panel.start()
+    finish(qtbot, panel)
+    result = panel.last_outcome.result
+    assert result.status == "failed" and result.failure == "dataset"
+    box = panel._dataset_error_box
+    assert box is not None and box.isVisible()
+    assert "CIFAR-10" in box.text() and "built-in MNIST sample" in box.informativeText()
+    sample_button = next(button for button in box.buttons() if "sample" in button.text())
+    sample_button.click()
+    assert panel.dataset_name == "mnist-sample" and panel.data_folder is None
+    assert not panel.document.locked
+
+
+def test_diagnosis_links_select_the_block(qtbot, make_panel):
+    from designer.training.diagnosis import Diagnosis
+
+    panel = make_panel()
+    panel._show_diagnosis(Diagnosis("overfitting", "Overfitting: test.", ["Use GAP."], ["fc1"]))
+    assert "block:fc1" in panel.diagnosis_label.text()
+    panel.diagnosis_label.linkActivated.emit("block:fc1")
+    assert panel.document.selection == ["fc1"]
+
+
+def test_opening_the_panel_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys; from PySide6.QtWidgets import QApplication; app = QApplication([]); "
+            "from designer.core import load_architecture; from designer.core.paths import TEMPLATES; "
+            "from designer.ui.document import DesignDocument; from designer.ui.training_panel import TrainingPanel; "
+            "panel = TrainingPanel(DesignDocument(load_architecture(TEMPLATES / 'lenet5.json'))); panel.show(); "
+            "app.processEvents(); print('torch' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                            env={**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "False"
