@@ -128,12 +128,11 @@ def test_gap_swap_side_by_side_run_and_shift_probe(lab_window, qtbot):
     assert all(dialog.curve_points(label) == 1 for label in dialog.trained_labels)
     assert "test accuracy" in dialog.results_label.text()
 
-    window.named_actions["lab_shift"].trigger()
-    shift = window.fc_lab.dialogs["shift"]
+    shift = window.fc_lab.dialog("shift")
     shift.samples_spin.setValue(300)
     shift.shift_spin.setValue(2)
-    wait_idle(qtbot, shift)  # the menu started a probe with the defaults; run again smaller
-    assert shift.start()
+    window.named_actions["lab_shift"].trigger()
+    assert shift.isVisible() and shift.runner.running
     wait_idle(qtbot, shift)
     assert len(shift.results) == 2, shift.status_text()
     assert shift.point_count(0) == shift.point_count(1) == 5

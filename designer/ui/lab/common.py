@@ -25,6 +25,7 @@ def style_plot(plot: pg.PlotItem, title: str, bottom: str, left: str) -> pg.Plot
     plot.setLabel("bottom", bottom, color="#444")
     plot.setLabel("left", left, color="#444")
     for axis in ("left", "bottom"):
+        plot.getAxis(axis).enableAutoSIPrefix(False)  # "accuracy (x0.001)" reads badly
         plot.getAxis(axis).setTextPen("#444")
         plot.getAxis(axis).setPen("#888")
     plot.setMenuEnabled(False)

@@ -82,6 +82,7 @@ class GapDialog(LabDialog):
         form.addRow("Saving:", self.saving_label)
 
         self.train_button = QPushButton("Train both side by side")
+        self.train_button.setMinimumWidth(self.train_button.sizeHint().width() + 24)
         self.train_button.setToolTip("Trains the design before and after the swap with the training dock's "
                                      "current settings, one after the other, in the background")
         self.train_button.clicked.connect(self._on_train_button_clicked)
@@ -104,6 +105,8 @@ class GapDialog(LabDialog):
         self.loss_plot = style_plot(self.plots.addPlot(row=0, col=1), "Validation loss", "epoch", "cross-entropy")
         add_legend(self.accuracy_plot, offset=(-10, -10))
         add_legend(self.loss_plot, offset=(-10, 10))
+        self.accuracy_plot.getAxis("bottom").setTickSpacing(1, 1)
+        self.loss_plot.getAxis("bottom").setTickSpacing(1, 1)
         self.results_label = QLabel(" ")
         self.results_label.setTextFormat(Qt.TextFormat.RichText)
 
@@ -204,13 +207,14 @@ class GapDialog(LabDialog):
         self.curves, self.points = {}, {}
         for index, label in enumerate(labels):
             colour = series_colour(index)
+            short = label.split(" (")[0]  # "FC head", "GAP head": the table below names the designs
             self.points[label] = {"x": [], "val_acc": [], "train_acc": [], "val_loss": []}
             self.curves[label] = {
-                "val_acc": self.accuracy_plot.plot([], [], name=f"{label}, validation", pen=pg.mkPen(colour, width=2.5),
+                "val_acc": self.accuracy_plot.plot([], [], name=f"{short}, validation", pen=pg.mkPen(colour, width=2.5),
                                                    symbol="o", symbolSize=7, symbolBrush=colour, symbolPen="w"),
-                "train_acc": self.accuracy_plot.plot([], [], name=f"{label}, training",
+                "train_acc": self.accuracy_plot.plot([], [], name=f"{short}, training",
                                                      pen=pg.mkPen(colour, width=1.5, style=Qt.PenStyle.DashLine)),
-                "val_loss": self.loss_plot.plot([], [], name=label, pen=pg.mkPen(colour, width=2.5),
+                "val_loss": self.loss_plot.plot([], [], name=short, pen=pg.mkPen(colour, width=2.5),
                                                 symbol="o", symbolSize=7, symbolBrush=colour, symbolPen="w"),
             }
 
@@ -268,12 +272,16 @@ class GapDialog(LabDialog):
         if task == "swap":
             self._show_swap(*outcome.value)
             return
+        self.show_trained(outcome.value, self._config)
+
+    def show_trained(self, items: list[dict], config) -> None:
+        """List the trained variants (and hand them to the lab's models for the shift probe)."""
         rows = []
         self.trained_labels = []
-        for index, item in enumerate(outcome.value):
+        for index, item in enumerate(items):
             result = item["result"]
             self.lab.models.add(LabModel(item["label"], item["graph"], item["module"], item["normalisation"],
-                                         item["class_names"], self._config, tuple(result.history),
+                                         item["class_names"], config, tuple(result.history),
                                          result.test_accuracy))
             self.trained_labels.append(item["label"])
             parameters = sum(parameter.numel() for parameter in item["module"].parameters())
@@ -286,4 +294,5 @@ class GapDialog(LabDialog):
                                    + "".join(rows) + "</table>")
         self.progress.setValue(1000)
         self.progress.setFormat("done")
-        self.set_status("Both trained. FC lab ▸ Where is the cat? probes them against shifts.")
+        self.set_status(f"Both trained on {config.dataset}, {config.epochs} epoch(s) each, same settings. "
+                        "FC lab ▸ Where is the cat? probes them against shifts.")

@@ -14,7 +14,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox, QWidget)
 
-from designer.ui.lab.common import MUTED_STYLE, LabDialog, add_legend, series_colour, style_plot
+from designer.ui.lab.common import MUTED_STYLE, LabDialog, series_colour, style_plot
 from designer.ui.lab.models import load_dataset_cached
 
 AXIS_LABELS = (("x", "left ↔ right (x)"), ("y", "up ↕ down (y)"), ("both", "diagonal (x and y)"))
@@ -95,7 +95,8 @@ class ShiftDialog(LabDialog):
         self.plot = style_plot(self.plot_widget.getPlotItem(), "Test accuracy against shift",
                                "shift (pixels; negative = left/up)", "accuracy")
         self.plot.setYRange(0, 1, padding=0.02)
-        add_legend(self.plot, offset=(-10, -10))
+        # No legend inside the plot (it would hide the ends of the curves): the table below names
+        # each model in its curve's colour.
         self.plot.addItem(pg.InfiniteLine(0, angle=90, pen=pg.mkPen("#B0B7C0", style=Qt.PenStyle.DotLine)))
         self.plot_widget.setMinimumHeight(320)
         self.table_label = QLabel(" ")
@@ -124,7 +125,6 @@ class ShiftDialog(LabDialog):
             return False
         for curve in self.curves.values():
             self.plot.removeItem(curve)
-        self.plot.legend.clear()
         self.curves = {}
         self.results = []
         self.table_label.setText(" ")

@@ -137,12 +137,13 @@ class SweepDialog(LabDialog):
         self.plots.setMinimumHeight(300)
         self.params_plot = style_plot(self.plots.addPlot(row=0, col=0), "Validation accuracy vs parameters",
                                       "parameters (log scale)", "validation accuracy")
-        self.params_plot.setLogMode(x=True, y=False)
+        # x is log10(parameters), drawn by hand with readable ticks ("50k", "200k", "1M").
         self.time_plot = style_plot(self.plots.addPlot(row=0, col=1), "Validation accuracy vs training time",
                                     "training time (s)", "validation accuracy")
         self.scatters, self.fronts, self.labels = {}, {}, {}
         for key, plot in (("parameters", self.params_plot), ("seconds", self.time_plot)):
             plot.setClipToView(False)
+            plot.getViewBox().setDefaultPadding(0.12)  # room for the labels of the outermost points
             self.fronts[key] = plot.plot([], [], pen=pg.mkPen(FRONT_COLOUR, width=2, style=Qt.PenStyle.DashLine),
                                          symbol="o", symbolSize=15, symbolBrush=None,
                                          symbolPen=pg.mkPen(FRONT_COLOUR, width=2.5), name="Pareto front")
@@ -283,7 +284,8 @@ class SweepDialog(LabDialog):
                 y=np.asarray([run.accuracy for run in usable], dtype=np.float64))
             front = pareto_runs(usable, key) if usable else []
             front_costs = [float(run.parameters) if key == "parameters" else float(run.seconds) for run in front]
-            # The log-mode plot transforms x itself for PlotDataItems.
+            if key == "parameters":
+                front_costs = [math.log10(cost) for cost in front_costs]
             self.fronts[key].setData(np.asarray(front_costs, dtype=np.float64),
                                      np.asarray([run.accuracy for run in front], dtype=np.float64))
             for item in self.labels[key]:
@@ -294,7 +296,27 @@ class SweepDialog(LabDialog):
                 text.setPos(math.log10(cost) if key == "parameters" else cost, run.accuracy)
                 plot.addItem(text)
                 self.labels[key].append(text)
+        self._set_parameter_ticks([run.parameters for run in usable])
         self._fill_table()
+
+    def _set_parameter_ticks(self, parameters) -> None:
+        def format_count(value: float) -> str:
+            for limit, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+                if value >= limit:
+                    return f"{value / limit:g}{suffix}"
+            return f"{value:g}"
+
+        if not parameters:
+            self.params_plot.getAxis("bottom").setTicks(None)
+            return
+        low, high = math.log10(min(parameters)) - 0.3, math.log10(max(parameters)) + 0.3
+        major, minor = [], []
+        for exponent in range(int(math.floor(low)), int(math.ceil(high)) + 1):
+            for mantissa in (1, 2, 5):
+                value = mantissa * 10 ** exponent
+                if low <= math.log10(value) <= high:
+                    (major if mantissa == 1 else minor).append((math.log10(value), format_count(value)))
+        self.params_plot.getAxis("bottom").setTicks([major, minor])
 
     def front_labels(self, cost: str = "parameters") -> list[str]:
         from designer.training.experiments import pareto_runs
