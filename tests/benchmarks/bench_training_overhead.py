@@ -80,7 +80,7 @@ def run_loop(graph, dataset, epochs: int, batch_size: int, seed: int) -> tuple[f
             loss.backward()
             optimizer.step()
     seconds = time.perf_counter() - started
-    return seconds, float(loss)
+    return seconds, loss.item()
 
 
 def main() -> None:
@@ -89,7 +89,9 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch threads (default: torch's choice). On a machine busy with other work, "
+                             "1 thread keeps OpenMP from spinning and makes the ratio far less noisy")
     arguments = parser.parse_args()
     if arguments.threads:
         torch.set_num_threads(arguments.threads)
@@ -117,8 +119,7 @@ def main() -> None:
             seconds, loss = runner(graph, dataset, arguments.epochs, arguments.batch_size, seed=repeat)
             rate = samples / seconds
             (trainer_rates if name == "trainer" else loop_rates).append(rate)
-            print(f"run {repeat} {name:>7}: {seconds:7.3f} s  {rate:9,.0f} images/s  (last loss {loss:.4f})",
-                  flush=True)
+            print(f"run {repeat} {name:>7}: {seconds:7.3f} s  {rate:9,.0f} images/s", flush=True)
 
     trainer_median = statistics.median(trainer_rates)
     loop_median = statistics.median(loop_rates)
