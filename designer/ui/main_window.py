@@ -110,6 +110,9 @@ class MainWindow(QMainWindow):
         self.document.title_changed.connect(self._on_document_title_changed)
         self.document.locked_changed.connect(self._on_document_locked_changed)
 
+        from designer.ui.training_panel import install_training  # training dock + menu (issue 5)
+        install_training(self)
+
         self.resize(1400, 900)
         # Sensible first sizes: the canvas gets the room, the panels what they need.
         self.resizeDocks([self.docks["palette"], self.docks["inspector"]], [190, 270], Qt.Orientation.Horizontal)
