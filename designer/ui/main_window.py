@@ -113,6 +113,9 @@ class MainWindow(QMainWindow):
         from designer.ui.training_panel import install_training  # training dock + menu (issue 5)
         install_training(self)
 
+        from designer.ui.lab import install_lab  # FC lab menu (issue 6); loads torch only on first use
+        install_lab(self)
+
         self.resize(1400, 900)
         # Sensible first sizes: the canvas gets the room, the panels what they need.
         self.resizeDocks([self.docks["palette"], self.docks["inspector"]], [190, 270], Qt.Orientation.Horizontal)

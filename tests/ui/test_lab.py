@@ -61,6 +61,7 @@ def test_lab_menu_lists_five_experiments_and_does_not_load_torch():
             "from designer.ui.main_window import MainWindow\n"
             "from designer.ui.lab import install_lab\n"
             "window = MainWindow(restore_layout=False); lab = install_lab(window)\n"
+            "assert lab is window.fc_lab\n"
             "print(len(lab.menu.actions()), 'torch' in sys.modules)\n")
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                             cwd=str(TEMPLATES.parent.parent))

@@ -86,6 +86,8 @@ def install_lab(window) -> FcLab:
     """Add the FC lab menu to ``window`` (uses ``add_menu``, ``named_actions``, ``about_to_close``)."""
     from PySide6.QtWidgets import QApplication
 
+    if getattr(window, "fc_lab", None) is not None:
+        return window.fc_lab  # installed already (the window does it itself)
     lab = FcLab(window)
     window.about_to_close.connect(lab.shutdown)
     application = QApplication.instance()
