@@ -418,7 +418,7 @@ class TrainingPanel(QWidget):
         self.history = []
         self.run_info = None
         self.diagnosis = None
-        self.plots.clear()
+        self.plots.reset(config.epochs)
         self._show_diagnosis(None)
         self.epoch_progress.setValue(0)
         self.run_progress.setValue(0)
@@ -553,6 +553,7 @@ class TrainingPanel(QWidget):
         self.last_outcome = outcome
         self._close_download_dialog()
         result = outcome.result
+        self.plots.refresh()
         if result.best_epoch is not None:
             self.plots.set_best_epoch(result.best_epoch)
         if result.history and len(result.history) > len(self.history):
@@ -735,9 +736,10 @@ class TrainingPanel(QWidget):
             self.set_dataset(config.dataset)
         result = metadata.result
         self.history = list(result.history) if result else []
-        self.plots.clear()
+        self.plots.reset()
         for metrics in self.history:
             self.plots.add_epoch(metrics)
+        self.plots.refresh()
         self.plots.set_best_epoch(result.best_epoch if result else None)
         self.diagnosis = diagnose(self.history, self.document.analysis,
                                   num_classes=len(metadata.class_names) or 10) if self.history else None

@@ -4,13 +4,19 @@ Every curve is created once and then only fed with ``setData`` (DESIGN.md 9): po
 into growing float64 buffers, the curves get views of them, ``clipToView`` and automatic
 downsampling keep long runs cheap to draw. x is in epochs for every curve, so a batch at
 the middle of epoch 3 sits at 2.5 and the epoch-3 averages at 3.
+
+Drawing is what costs the GUI thread (and, through the GIL, the training thread) most, so
+new points reach the curves at most ``REFRESH_PER_SECOND`` times a second, and the axes
+move in steps instead of auto-ranging on every update (each new range re-lays the axes).
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtGui import QColor
 
 from designer.training.records import EpochMetrics
@@ -18,6 +24,7 @@ from designer.training.records import EpochMetrics
 TRAIN_COLOUR = "#1f77b4"
 VALIDATION_COLOUR = "#d62728"
 BEST_COLOUR = "#2ca02c"
+REFRESH_PER_SECOND = 5
 
 
 class GrowingSeries:
@@ -103,10 +110,21 @@ class TrainingPlots(pg.GraphicsLayoutWidget):
             line.setVisible(False)
             plot.addItem(line, ignoreBounds=True)
             self.best_lines.append(line)
+        for plot in (self.loss_plot, self.accuracy_plot):
+            plot.getViewBox().disableAutoRange()
         self.accuracy_plot.setYRange(0, 1, padding=0.02)
-        self.accuracy_plot.getViewBox().setLimits(yMin=-0.05, yMax=1.05)
-        self.loss_plot.getViewBox().enableAutoRange()
         self.best_epoch: int | None = None
+        self.total_epochs: float | None = None  # the x axis never needs to go further
+        self._x_shown = 0.0
+        self._loss_shown = 0.0
+        self._x_seen = 0.0
+        self._loss_seen = 0.0
+        self._dirty: set[str] = set()
+        self._refresh_timer = QTimer(self)
+        self._refresh_timer.setSingleShot(True)
+        self._refresh_timer.setInterval(1000 // REFRESH_PER_SECOND)
+        self._refresh_timer.timeout.connect(self._on_refresh_timer_timeout)
+        self._set_ranges(1.0, 1.0)
 
     def _add_curve(self, plot, key: str, name: str, **style) -> None:
         self.series[key] = GrowingSeries()
@@ -117,10 +135,17 @@ class TrainingPlots(pg.GraphicsLayoutWidget):
 
     # ------------------------------------------------------------------ feeding
 
-    def clear(self) -> None:
+    def reset(self, total_epochs: float | None = None) -> None:
+        """Empty every curve for a new run. (Not ``clear``: GraphicsLayoutWidget's ``clear``
+        removes the plots themselves.)"""
         for key, series in self.series.items():
             series.clear()
             self.curves[key].setData(series.x, series.y)
+        self._dirty.clear()
+        self._refresh_timer.stop()
+        self.total_epochs = total_epochs
+        self._x_seen = self._loss_seen = 0.0
+        self._set_ranges(1.0, 1.0)
         self.set_best_epoch(None)
 
     def add_batches(self, points) -> None:
@@ -138,9 +163,43 @@ class TrainingPlots(pg.GraphicsLayoutWidget):
             self._extend("validation_accuracy", x, (metrics.validation_accuracy,))
 
     def _extend(self, key: str, xs, ys) -> None:
-        series = self.series[key]
-        series.extend(xs, ys)
-        self.curves[key].setData(series.x, series.y)
+        self.series[key].extend(xs, ys)
+        self._x_seen = max(self._x_seen, float(xs[-1]))
+        if key.endswith("loss"):
+            finite = [value for value in ys if math.isfinite(value)]
+            if finite:
+                self._loss_seen = max(self._loss_seen, max(finite))
+        self._dirty.add(key)
+        if not self._refresh_timer.isActive():
+            self._refresh_timer.start()
+
+    @Slot()
+    def _on_refresh_timer_timeout(self) -> None:
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Hand the new points to the curves now (normally done by the refresh timer)."""
+        self._refresh_timer.stop()
+        for key in self._dirty:
+            series = self.series[key]
+            # The trainer stops on a non-finite loss, so the values need no finiteness check.
+            self.curves[key].setData(series.x, series.y, skipFiniteCheck=True)
+        self._dirty.clear()
+        self._set_ranges(self._x_seen, self._loss_seen)
+
+    def _set_ranges(self, x_seen: float, loss_seen: float) -> None:
+        """Grow the axes in steps (powers of two), so they rarely move."""
+        x_limit = 2.0 ** math.ceil(math.log2(max(x_seen, 0.25) * 1.02))
+        if self.total_epochs:
+            x_limit = min(x_limit, float(self.total_epochs))
+        if x_limit != self._x_shown:
+            self._x_shown = x_limit
+            for plot in (self.loss_plot, self.accuracy_plot):
+                plot.setXRange(0.0, x_limit, padding=0.02)
+        loss_limit = 2.0 ** math.ceil(math.log2(max(loss_seen, 0.125) * 1.05))
+        if loss_limit != self._loss_shown:
+            self._loss_shown = loss_limit
+            self.loss_plot.setYRange(0.0, loss_limit, padding=0.02)
 
     def set_best_epoch(self, epoch: int | None) -> None:
         self.best_epoch = epoch
@@ -156,15 +215,35 @@ class TrainingPlots(pg.GraphicsLayoutWidget):
     # ------------------------------------------------------------------ export
 
     def export_image(self, path: str) -> None:
-        """PNG (or any raster format Qt writes) or SVG, chosen by the file's suffix."""
+        """PNG (pyqtgraph's ImageExporter, at twice the screen size) or SVG, by the file's suffix."""
+        self.refresh()
+        if str(path).lower().endswith(".svg"):
+            self._export_svg(str(path))
+            return
         from pyqtgraph import exporters
 
-        if str(path).lower().endswith(".svg"):
-            exporter = exporters.SVGExporter(self.ci)
-        else:
-            exporter = exporters.ImageExporter(self.ci)
-            exporter.parameters()["width"] = max(1200, int(self.width() * 2))
+        exporter = exporters.ImageExporter(self.ci)
+        exporter.parameters()["width"] = max(1200, int(self.width() * 2))
         exporter.export(str(path))
+
+    def _export_svg(self, path: str) -> None:
+        # pyqtgraph's SVGExporter fails on the paths Qt 6 writes for curve symbols
+        # ("not enough values to unpack"), so the scene is painted into Qt's own generator.
+        from PySide6.QtCore import QRectF, QSize
+        from PySide6.QtGui import QPainter
+        from PySide6.QtSvg import QSvgGenerator
+
+        source = self.ci.sceneBoundingRect()
+        generator = QSvgGenerator()
+        generator.setFileName(path)
+        generator.setSize(QSize(int(source.width()), int(source.height())))
+        generator.setViewBox(QRectF(0, 0, source.width(), source.height()))
+        generator.setTitle("Training curves")
+        painter = QPainter(generator)
+        try:
+            self.scene().render(painter, QRectF(0, 0, source.width(), source.height()), source)
+        finally:
+            painter.end()
 
 
 __all__ = ["GrowingSeries", "TrainingPlots"]

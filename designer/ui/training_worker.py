@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -146,7 +147,7 @@ class TrainingWorker(QObject):
         super().__init__()
         self.graph = graph.copy()  # the GUI may not touch it while this runs, but never share
         self.config = config
-        self.torch_threads = torch_threads
+        self.torch_threads = torch_threads  # None: default_torch_threads()
         self.trained: TrainedModel | None = None
         self._stop = threading.Event()
         self._abort = threading.Event()
@@ -216,8 +217,8 @@ class TrainingWorker(QObject):
 
         from designer.training.trainer import Trainer
 
-        if self.torch_threads:
-            torch.set_num_threads(self.torch_threads)
+        # Set in this thread: OpenMP keeps the thread count per calling thread.
+        torch.set_num_threads(self.torch_threads or default_torch_threads(torch))
         callback = _SignalCallback(self)
         trainer = Trainer(self.graph, config, [callback], dataset=dataset)
         with self._lock:
@@ -281,6 +282,16 @@ class TrainingWorker(QObject):
                           misclassified_predicted=predicted[wrong],
                           misclassified_confidence=confidence[wrong],
                           test_samples=int(labels.shape[0]))
+
+
+def default_torch_threads(torch) -> int:
+    """PyTorch's own choice, less one CPU left to the GUI thread (painting the curves).
+
+    On a small machine the difference is large: with every CPU busy in PyTorch's thread
+    pool, the GUI thread and the pool's spinning threads compete and both slow down.
+    """
+    cpus = os.cpu_count() or 1
+    return max(1, min(torch.get_num_threads(), cpus - 1))
 
 
 def format_duration(seconds: float) -> str:

@@ -65,6 +65,7 @@ def test_start_shows_curve_points_and_stop_ends_the_worker_within_a_second(qtbot
     assert not panel.start_button.isEnabled() and panel.stop_button.isEnabled()
 
     qtbot.waitUntil(lambda: panel.plots.point_count("batch_loss") >= 3, timeout=RUN_TIMEOUT_MS)
+    panel.plots.refresh()  # the curves take new points a few times a second; do it now
     curve_x, curve_y = panel.plots.curves["batch_loss"].getData()
     assert curve_x.dtype == np.float64 and len(curve_x) >= 3 and np.all(np.isfinite(curve_y))
     assert panel.plots.point_count("smoothed_loss") == panel.plots.point_count("batch_loss")
@@ -83,6 +84,25 @@ def test_start_shows_curve_points_and_stop_ends_the_worker_within_a_second(qtbot
     assert "Stopped" in panel.status_label.text()
 
 
+def test_worker_signals_reach_the_widgets_in_the_gui_thread(qtbot, make_panel, monkeypatch):
+    import threading
+
+    from designer.ui.training_plots import TrainingPlots
+
+    threads = set()
+    original = TrainingPlots.add_batches
+
+    def recording_add_batches(plots, points):  # a plain method the slot calls, not the slot
+        threads.add(threading.current_thread() is threading.main_thread())
+        original(plots, points)
+
+    monkeypatch.setattr(TrainingPlots, "add_batches", recording_add_batches)
+    panel = make_panel(tiny_graph(), epochs=1, batch_size=100)
+    panel.start()
+    finish(qtbot, panel)
+    assert threads == {True}
+
+
 def test_editing_is_locked_while_training_and_unlocked_after(qtbot, make_panel):
     panel = make_panel(epochs=1, batch_size=500)
     document = panel.document
@@ -97,6 +117,15 @@ def test_editing_is_locked_while_training_and_unlocked_after(qtbot, make_panel):
     assert not document.locked
     document.set_param("fc1", "out_features", 64)
     assert document.graph.block("fc1").params["out_features"] == 64
+
+    # A second run starts from empty curves, in the same plots.
+    points = panel.plots.point_count()
+    assert points > 0
+    panel.start()
+    assert panel.plots.point_count() == 0
+    assert panel.plots.loss_plot in panel.plots.ci.items and panel.plots.accuracy_plot in panel.plots.ci.items
+    finish(qtbot, panel)
+    assert panel.plots.point_count() == points
 
 
 def test_a_finished_run_shows_diagnosis_results_and_saves_a_checkpoint(qtbot, make_panel, tmp_path):
