@@ -105,3 +105,24 @@ def test_interrupted_write_leaves_the_old_file_intact(tmp_path, monkeypatch):
         write_text_atomically(target, "new")
     assert target.read_text(encoding="utf-8") == "old"
     assert [path.name for path in tmp_path.iterdir()] == ["design.json"]
+
+
+def test_atomic_save_gives_a_new_file_the_usual_permissions_and_keeps_an_old_files(tmp_path):
+    import os
+    import stat
+
+    from designer.core.atomic import write_text_atomically
+
+    umask = os.umask(0o022)
+    try:
+        fresh = tmp_path / "fresh.json"
+        write_text_atomically(fresh, "{}")
+        assert stat.S_IMODE(fresh.stat().st_mode) == 0o644
+        shared = tmp_path / "shared.json"
+        shared.write_text("old")
+        shared.chmod(0o664)
+        write_text_atomically(shared, "new")
+        assert stat.S_IMODE(shared.stat().st_mode) == 0o664
+        assert shared.read_text() == "new"
+    finally:
+        os.umask(umask)
