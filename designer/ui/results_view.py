@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import QEvent, Qt, Signal, Slot
 from PySide6.QtGui import QFont, QImage, QPixmap
 from PySide6.QtWidgets import (QGridLayout, QHBoxLayout, QLabel, QPushButton, QScrollArea,
                                QSizePolicy, QSplitter, QVBoxLayout, QWidget)
 
 THUMBNAIL = 56  # pixels on screen for one 28×28 or 32×32 test image
-GRID_COLUMNS = 8
+CELL_WIDTH = THUMBNAIL + 12
 
 
 def image_to_pixmap(image: np.ndarray, size: int = THUMBNAIL) -> QPixmap:
@@ -118,7 +118,9 @@ class ResultsView(QWidget):
         grid_holder.setLayout(self.mistakes_grid)
         self.mistakes_area = QScrollArea()
         self.mistakes_area.setWidgetResizable(True)
+        self.mistakes_area.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         self.mistakes_area.setWidget(grid_holder)
+        self.mistakes_area.viewport().installEventFilter(self)
         mistakes = QWidget()
         mistakes_layout = QVBoxLayout(mistakes)
         mistakes_layout.setContentsMargins(0, 0, 0, 0)
@@ -146,8 +148,8 @@ class ResultsView(QWidget):
         lines = []
         if result.test_accuracy is not None:
             lines.append(f"<span style='font-size:14pt'><b>Test accuracy {result.test_accuracy:.2%}</b></span>"
-                         f" &nbsp; test loss {result.test_loss:.4f}"
-                         + (f" &nbsp; ({outcome.test_samples:,} images)" if outcome.test_samples else ""))
+                         f" &nbsp; loss {result.test_loss:.3f}"
+                         + (f" · {outcome.test_samples:,} images" if outcome.test_samples else ""))
         lines.append(f"{result.status.capitalize()}: {result.message}")
         self.summary.setText("<br>".join(lines))
         if result.confusion_matrix:
@@ -188,9 +190,28 @@ class ResultsView(QWidget):
             caption.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Fixed)
             cell_layout.addWidget(picture)
             cell_layout.addWidget(caption)
-            row, column = divmod(index, GRID_COLUMNS)
-            self.mistakes_grid.addWidget(cell, row, column)
             self.mistake_cells.append(cell)
+        self._lay_out_mistakes()
+
+    def _columns(self) -> int:
+        return max(1, (self.mistakes_area.viewport().width() - 8) // CELL_WIDTH)
+
+    def _lay_out_mistakes(self) -> None:
+        columns = self._columns()
+        self._laid_out_columns = columns
+        for cell in self.mistake_cells:
+            self.mistakes_grid.removeWidget(cell)
+        for index, cell in enumerate(self.mistake_cells):
+            row, column = divmod(index, columns)
+            self.mistakes_grid.addWidget(cell, row, column)
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt's name
+        # The grid's column count follows the scroll area's width (the Results tab may be
+        # hidden, hence narrow, when the results arrive).
+        if (event.type() == QEvent.Resize and self.mistake_cells
+                and self._columns() != getattr(self, "_laid_out_columns", 0)):
+            self._lay_out_mistakes()
+        return False
 
 
 __all__ = ["ConfusionMatrixView", "ResultsView", "image_to_pixmap"]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, QThread, Signal, Slot
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout,
-                               QFrame, QGroupBox, QHBoxLayout, QLabel, QMessageBox, QProgressBar,
+                               QFrame, QHBoxLayout, QLabel, QMessageBox, QProgressBar,
                                QProgressDialog, QPushButton, QScrollArea, QSizePolicy, QSpinBox,
                                QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
@@ -84,6 +84,9 @@ class TrainingPanel(QWidget):
     run_starting = Signal()
 
     def __init__(self, document: DesignDocument, parent: QWidget | None = None) -> None:
+        from designer.ui.app import keep_none_alive
+
+        keep_none_alive()  # pyqtgraph repaints call Python overrides; see its note
         super().__init__(parent)
         self.setObjectName("TrainingPanel")
         self.document = document
@@ -110,7 +113,7 @@ class TrainingPanel(QWidget):
         splitter.addWidget(self.tabs)
         splitter.setStretchFactor(0, 0)
         splitter.setStretchFactor(1, 1)
-        splitter.setSizes([300, 900])
+        splitter.setSizes([360, 900])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(splitter)
@@ -179,7 +182,8 @@ class TrainingPanel(QWidget):
         self.patience_spin = QSpinBox()
         self.patience_spin.setRange(1, 100)
         self.patience_spin.setValue(3)
-        self.patience_spin.setSuffix(" epochs without progress")
+        self.patience_spin.setSuffix(" epochs")
+        self.patience_spin.setToolTip("Stop when the validation loss has not improved for this many epochs")
         self.patience_spin.setEnabled(False)
         self.early_stopping_check.toggled.connect(self.patience_spin.setEnabled)
         early_row = QHBoxLayout()
@@ -244,8 +248,9 @@ class TrainingPanel(QWidget):
         self.status_label = QLabel("Ready.")
         self.status_label.setWordWrap(True)
 
-        box = QGroupBox("Training")
+        box = QWidget()
         box_layout = QVBoxLayout(box)
+        box_layout.setContentsMargins(4, 4, 4, 4)
         box_layout.addLayout(form)
         box_layout.addWidget(self.input_check_frame)
         box_layout.addLayout(buttons)
@@ -258,7 +263,7 @@ class TrainingPanel(QWidget):
         self.settings_area.setWidgetResizable(True)
         self.settings_area.setFrameShape(QFrame.NoFrame)
         self.settings_area.setWidget(box)
-        self.settings_area.setMinimumWidth(280)
+        self.settings_area.setMinimumWidth(340)
 
     def _build_outputs(self) -> None:
         self.plots = TrainingPlots()
@@ -632,8 +637,12 @@ class TrainingPanel(QWidget):
                                          "validation curves tell whether to shrink or grow the FC head.")
             return
         colour = VERDICT_COLOURS.get(diagnosis.verdict, "#333")
+        headline = diagnosis.headline
+        label, _, rest = headline.partition(": ")
+        if rest and label.lower() == diagnosis.verdict:
+            headline = rest[0].upper() + rest[1:]  # the verdict is shown once, in colour
         parts = [f"<span style='color:{colour}; font-weight:bold'>{html.escape(diagnosis.verdict.capitalize())}"
-                 f"</span> — {html.escape(diagnosis.headline)}"]
+                 f"</span> — {html.escape(headline)}"]
         if diagnosis.blocks:
             links = ", ".join(f"<a href='block:{html.escape(block_id)}' style='color:{FC_COLOUR.name()}'>"
                               f"{html.escape(block_id)}</a>" for block_id in diagnosis.blocks)

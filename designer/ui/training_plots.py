@@ -106,7 +106,9 @@ class TrainingPlots(pg.GraphicsLayoutWidget):
                             symbol="s", symbolSize=7, symbolBrush=VALIDATION_COLOUR, symbolPen="w")
             line = pg.InfiniteLine(angle=90, movable=False,
                                    pen=pg.mkPen(BEST_COLOUR, width=1.5, style=Qt.DashLine),
-                                   label="best", labelOpts={"position": 0.95, "color": BEST_COLOUR})
+                                   label="best", labelOpts={"position": 0.35 if quantity == "loss" else 0.62,
+                                                             "color": BEST_COLOUR,
+                                                             "fill": (255, 255, 255, 200)})
             line.setVisible(False)
             plot.addItem(line, ignoreBounds=True)
             self.best_lines.append(line)
