@@ -14,23 +14,6 @@ SCREENSHOT_SIZE = (1600, 1000)
 DEFAULT_TEMPLATE = "lenet5.json"
 
 
-def keep_none_alive() -> None:
-    """Work around a PySide6 6.12 reference-count bug on Python < 3.12.
-
-    With that combination every call from Qt into a Python override (each ``paint`` of a
-    canvas item, each pyqtgraph repaint) drops one reference to ``None`` that it never took;
-    after some thousands of repaints Python aborts with "none_dealloc: deallocating None".
-    Python 3.12 made ``None`` immortal, which hides the bug there. ``None`` is never freed, so
-    giving it a large stock of extra references is harmless and keeps the program alive.
-    """
-    if sys.version_info >= (3, 12) or getattr(keep_none_alive, "done", False):
-        return
-    import ctypes
-
-    ctypes.c_ssize_t.from_address(id(None)).value += 1 << 40
-    keep_none_alive.done = True
-
-
 def _needs_offscreen() -> bool:
     """A screenshot can be taken on a machine without a display (CI, a server)."""
     return sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))

@@ -26,7 +26,6 @@ from designer.core import (
     save_architecture,
     template_paths,
 )
-from designer.ui.app import keep_none_alive
 from designer.ui.canvas import CanvasView
 from designer.ui.document import DesignDocument
 from designer.ui.inspector import InspectorPanel
@@ -72,7 +71,6 @@ class MainWindow(QMainWindow):
     about_to_close = Signal()
 
     def __init__(self, settings: QSettings | None = None, restore_layout: bool = True, parent=None) -> None:
-        keep_none_alive()  # before anything paints; see its note (PySide6 6.12 on Python 3.11)
         super().__init__(parent)
         self.settings = settings if settings is not None else default_settings()
         self._persist_layout = restore_layout

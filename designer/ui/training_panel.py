@@ -84,9 +84,6 @@ class TrainingPanel(QWidget):
     run_starting = Signal()
 
     def __init__(self, document: DesignDocument, parent: QWidget | None = None) -> None:
-        from designer.ui.app import keep_none_alive
-
-        keep_none_alive()  # pyqtgraph repaints call Python overrides; see its note
         super().__init__(parent)
         self.setObjectName("TrainingPanel")
         self.document = document
