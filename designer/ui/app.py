@@ -38,10 +38,12 @@ def run_window(arguments) -> int:
 
     from PySide6.QtWidgets import QApplication
 
+    from designer.ui.canvas import release_clipboard
     from designer.ui.main_window import APPLICATION, ORGANISATION, MainWindow
     from designer.ui.style import apply_style
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.aboutToQuit.connect(release_clipboard)
     app.setOrganizationName(ORGANISATION)
     app.setApplicationName(APPLICATION)
     apply_style(app)

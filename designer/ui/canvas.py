@@ -44,6 +44,20 @@ MIN_ZOOM, MAX_ZOOM = 0.08, 4.0
 SCENE_MARGIN = 400.0
 
 
+
+def release_clipboard() -> None:
+    """Before Qt shuts down, turn copied blocks on the clipboard into plain text.
+
+    The QMimeData that Copy hands the clipboard is a Python-made object, and Qt's clipboard
+    outlives the interpreter: destroying that object at process exit crashes the program
+    (a segmentation fault after the window has closed). ``setText`` makes Qt create data of
+    its own; the design's JSON stays on the clipboard as text.
+    """
+    clipboard = QApplication.clipboard()
+    mime = clipboard.mimeData()
+    if mime is not None and mime.hasFormat(CLIPBOARD_MIME_TYPE):
+        clipboard.setText(mime.text())
+
 class CanvasView(QGraphicsView):
     #: a message for the status bar (a refused wire, a refused drop)
     message = Signal(str)

@@ -560,7 +560,11 @@ class TrainingPanel(QWidget):
             self.plots.set_best_epoch(result.best_epoch)
         if result.history and len(result.history) > len(self.history):
             self.history = list(result.history)
-        self._set_status(f"{result.status.capitalize()}: {result.message}", error=result.status == "failed")
+        # The engine's message already says what happened ("finished 8 epochs; …"); only a
+        # failure needs a word in front of it.
+        message = result.message[:1].upper() + result.message[1:]
+        self._set_status(f"Failed: {result.message}" if result.status == "failed" else message,
+                         error=result.status == "failed")
         if result.failure == "dataset":
             self._show_dataset_error(result.message)
         elif result.failure in ("input-shape", "output-shape"):
