@@ -242,7 +242,10 @@ def test_opening_the_panel_does_not_import_torch():
             "from designer.core import load_architecture; from designer.core.paths import TEMPLATES; "
             "from designer.ui.document import DesignDocument; from designer.ui.training_panel import TrainingPanel; "
             "panel = TrainingPanel(DesignDocument(load_architecture(TEMPLATES / 'lenet5.json'))); panel.show(); "
-            "app.processEvents(); print('torch' in sys.modules)")
+            "app.processEvents(); print('torch' in sys.modules); "
+            # Widgets go before the application, as in run_window; left to interpreter shutdown,
+            # pyqtgraph's items may be torn down after Qt's and crash the script itself.
+            "del panel")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                             env={**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"})
     assert result.returncode == 0, result.stderr
