@@ -318,7 +318,7 @@ def mutated_documents(draw):
                 if kind.params:
                     spec = draw(st.sampled_from(kind.params))
                     value = draw(
-                        st.sampled_from(INTERESTING)
+                        st.sampled_from(INTERESTING).map(copy.deepcopy)  # never alias a shared list/dict
                         | st.integers(min_value=-2, max_value=70)
                         | st.floats(min_value=-0.5, max_value=1.5)
                         | st.just(spec.default)
