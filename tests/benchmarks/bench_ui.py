@@ -4,8 +4,11 @@
    (goal ≤ 1.5 s). A child process runs the real entry point with a hook that prints the
    wall-clock time of the first paint event and quits.
 2. Edit → screen: from ``document.set_param`` on VGG-16's conv1 out_channels to the
-   canvas items and the parameter panel showing the new counts, with pending events
-   processed and the canvas viewport and panel repainted (goal ≤ 16 ms, one frame).
+   canvas items and the parameter panel showing the new counts (goal ≤ 16 ms, one frame).
+   Measured two ways: (a) as the program runs — the edit, then Qt's event processing, which
+   repaints the regions that changed (a paint of the canvas is checked to have happened);
+   (b) a worst case that additionally forces a full repaint of the whole canvas viewport and
+   of the parameter panel.
 
 Prints figures, asserts nothing about time (DESIGN.md 11).
 """
@@ -100,23 +103,41 @@ def bench_edit(runs: int = EDIT_RUNS) -> tuple[list[float], int]:
     document, canvas, panel = window.document, window.canvas, window.parameter_panel
     item = canvas.items_by_id["conv1"]
 
-    times = []
-    for run in range(runs + 5):  # the first few warm caches and are dropped
+    from PySide6.QtCore import QEvent, QObject
+
+    class PaintCounter(QObject):
+        count = 0
+
+        def eventFilter(self, watched, event):
+            if event.type() == QEvent.Type.Paint:
+                self.count += 1
+            return False
+
+    counter = PaintCounter()
+    canvas.viewport().installEventFilter(counter)
+
+    as_run, forced = [], []
+    for run in range(2 * runs + 10):  # the first few warm caches and are dropped
         value = 64 if run % 2 else 96
+        force = run % 4 >= 2  # alternate the two ways so machine noise hits both alike
+        painted_before = counter.count
         start = time.perf_counter()
         document.set_param("conv1", "out_channels", value)
         app.processEvents()
-        canvas.viewport().repaint()
-        panel.repaint()
+        if force:
+            canvas.viewport().repaint()
+            panel.repaint()
         elapsed = time.perf_counter() - start
+        if counter.count == painted_before:
+            raise RuntimeError("the canvas was not repainted after the edit")
         expected = format_count(document.analysis.reports["conv1"].params)
         if not item.text_lines()[2].startswith(expected) or not item.text_lines()[0].endswith(str(value)):
             raise RuntimeError(f"canvas shows {item.text_lines()}, expected {expected}")
-        if run >= 5:
-            times.append(elapsed)
+        if run >= 10:
+            (forced if force else as_run).append(elapsed)
     window.document.undo_stack.setClean()
     window.close()
-    return times, len(document.graph)
+    return as_run, forced, len(document.graph)
 
 
 def main() -> int:
@@ -124,10 +145,12 @@ def main() -> int:
     startup = bench_startup()
     print(f"start-up to first paint (python main.py, LeNet-5): median {statistics.median(startup):.3f} s "
           f"over {len(startup)} runs (min {min(startup):.3f}, max {max(startup):.3f}); goal <= 1.5 s")
-    edit, blocks = bench_edit()
-    print(f"parameter edit -> canvas + panel repainted (VGG-16, {blocks} blocks): "
-          f"median {statistics.median(edit) * 1000:.1f} ms over {len(edit)} edits "
-          f"(p90 {sorted(edit)[int(len(edit) * 0.9)] * 1000:.1f} ms, max {max(edit) * 1000:.1f} ms); goal <= 16 ms")
+    as_run, forced, blocks = bench_edit()
+    for label, edit in (("changed regions repainted (as the program runs)", as_run),
+                        ("plus forced full repaint of canvas and panel", forced)):
+        print(f"parameter edit -> {label} (VGG-16, {blocks} blocks): "
+              f"median {statistics.median(edit) * 1000:.1f} ms over {len(edit)} edits "
+              f"(p90 {sorted(edit)[int(len(edit) * 0.9)] * 1000:.1f} ms, max {max(edit) * 1000:.1f} ms); goal <= 16 ms")
     print(f"cores: {cores}; platform: {os.environ.get('QT_QPA_PLATFORM')}; python {sys.version.split()[0]}")
     return 0
 
