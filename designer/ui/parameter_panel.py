@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import html
 
-import numpy as np
-import pyqtgraph as pg
-from PySide6.QtCore import QAbstractTableModel, QItemSelection, QItemSelectionModel, QModelIndex, Qt, Slot
+from PySide6.QtCore import QAbstractTableModel, QItemSelection, QItemSelectionModel, QModelIndex, Qt, QTimer, Slot
 from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -25,16 +23,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from designer.core import BLOCK_TYPES, FC_TYPES, Analysis, format_count, format_shape, summary_label
+from designer.core import FC_TYPES, Analysis, format_count, format_shape, summary_label
 from designer.ui.document import DesignDocument
 from designer.ui.style import (
     BLOCKED_COLOUR,
-    CATEGORY_COLOURS,
     ERROR_COLOUR,
     FC_COLOUR,
     MUTED_TEXT_COLOUR,
-    SHARE_COLOUR,
-    TEXT_COLOUR,
     hex_colour,
     tint,
 )
@@ -193,65 +188,6 @@ class BlockTableModel(QAbstractTableModel):
             return None
 
 
-class ShareChart(pg.PlotWidget):
-    """Horizontal bars: each parameter-holding block's share of all parameters, in %.
-
-    The x axis is fixed at 0–100 % and the tick labels (block ids) change only when the set
-    of blocks does, so an edit re-fills the bar rectangles and repaints nothing else: the
-    axes are drawn in Python by pyqtgraph and would cost more than the rest of the panel.
-    """
-
-    def __init__(self, parent=None) -> None:
-        super().__init__(parent, background="w")
-        self.setMenuEnabled(False)
-        self.setMouseEnabled(x=False, y=False)
-        self.hideButtons()
-        plot = self.getPlotItem()
-        plot.invertY(True)  # the first block at the top, like the table
-        plot.setLabel("bottom", "% of all parameters")
-        axis_pen = pg.mkPen(hex_colour(MUTED_TEXT_COLOUR))
-        for name in ("left", "bottom"):
-            axis = plot.getAxis(name)
-            axis.setPen(axis_pen)
-            axis.setTextPen(pg.mkPen(hex_colour(TEXT_COLOUR)))
-        plot.getAxis("left").setStyle(tickLength=0)
-        plot.getAxis("bottom").setTicks([[(value, f"{value}") for value in range(0, 101, 20)], []])
-        plot.disableAutoRange()
-        plot.setXRange(0, 100, padding=0.02)
-        self._fc_brush = QBrush(FC_COLOUR)
-        self._category_brushes = {category: QBrush(colour) for category, colour in CATEGORY_COLOURS.items()}
-        self._default_brush = QBrush(SHARE_COLOUR)
-        self.bars = pg.BarGraphItem(x0=[], y=[], width=[], height=0.7, pen=pg.mkPen(None), brush=self._default_brush)
-        plot.addItem(self.bars)
-        self.block_ids: list[str] = []
-        self.shares: list[float] = []
-        self._type_ids: list[str] = []
-
-    def set_analysis(self, analysis: Analysis) -> None:
-        reports = [report for report in analysis.reports.values() if report.params]
-        block_ids = [report.block_id for report in reports]
-        type_ids = [report.type_id for report in reports]
-        self.shares = [report.share * 100.0 for report in reports]
-        count = len(reports)
-        options = {"width": np.asarray(self.shares, dtype=np.float64)}
-        if block_ids != self.block_ids or type_ids != self._type_ids:
-            self.block_ids, self._type_ids = block_ids, type_ids
-            options.update(
-                x0=np.zeros(count),
-                y=np.arange(count, dtype=np.float64),
-                height=0.7,
-                brushes=[
-                    self._fc_brush if report.type_id in FC_TYPES
-                    else self._category_brushes.get(BLOCK_TYPES[report.type_id].category, self._default_brush)
-                    for report in reports
-                ],
-            )
-            plot = self.getPlotItem()
-            plot.getAxis("left").setTicks([list(enumerate(block_ids)), []])
-            plot.setYRange(-0.6, max(count, 1) - 0.4, padding=0)
-        self.bars.setOpts(**options)
-
-
 class ParameterPanel(QWidget):
     """Headline + per-block table + share chart, all following the document's analysis."""
 
@@ -293,11 +229,14 @@ class ParameterPanel(QWidget):
         # Stretch does not measure cells, so it costs nothing per update.
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
 
-        self.chart = ShareChart(self)
+        # The chart needs pyqtgraph, whose import costs a good part of start-up; it is made
+        # right after the window is on screen (or when first asked for), a placeholder until then.
+        self._chart = None
+        self._chart_placeholder = QWidget(self)
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.splitter.addWidget(self.table)
-        self.splitter.addWidget(self.chart)
+        self.splitter.addWidget(self._chart_placeholder)
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 2)
         self.splitter.setChildrenCollapsible(False)
@@ -314,6 +253,26 @@ class ParameterPanel(QWidget):
         document.analysis_changed.connect(self._on_document_analysis_changed)
         document.selection_changed.connect(self._on_document_selection_changed)
         self._on_document_analysis_changed(document.analysis)
+        QTimer.singleShot(0, self._create_chart)
+
+    @property
+    def chart(self):
+        """The share chart (a ``ShareChart``), made now if it does not exist yet."""
+        return self._create_chart()
+
+    @Slot()
+    def _create_chart(self):
+        if self._chart is None:
+            from designer.ui.share_chart import ShareChart
+
+            self._chart = ShareChart(self)
+            sizes = self.splitter.sizes()
+            self.splitter.replaceWidget(1, self._chart)
+            self._chart_placeholder.deleteLater()
+            self.splitter.setSizes(sizes)
+            if self._last_analysis is not None:
+                self._chart.set_analysis(self._last_analysis)
+        return self._chart
 
     def _set_column_widths(self) -> None:
         # Fixed sensible widths instead of ResizeToContents, which measures every cell on every
@@ -347,7 +306,8 @@ class ParameterPanel(QWidget):
         reset = self.model.set_analysis(self.document.graph, analysis)
         if reset:
             self._select_rows(self.document.selection)
-        self.chart.set_analysis(analysis)
+        if self._chart is not None:
+            self._chart.set_analysis(analysis)
 
     def _update_headline(self, analysis: Analysis) -> None:
         text = self.headline_text()
@@ -404,4 +364,4 @@ class ParameterPanel(QWidget):
         self.document.set_selection([self.model.block_id(row) for row in rows])
 
 
-__all__ = ["BLOCK_ID_ROLE", "COLUMNS", "BlockTableModel", "ParameterPanel", "ShareChart"]
+__all__ = ["BLOCK_ID_ROLE", "COLUMNS", "BlockTableModel", "ParameterPanel"]

@@ -14,7 +14,7 @@ import math
 import time
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QThread, Signal, Slot
+from PySide6.QtCore import Qt, QThread, QTimer, Signal, Slot
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout,
                                QFrame, QHBoxLayout, QLabel, QMessageBox, QProgressBar,
                                QProgressDialog, QPushButton, QScrollArea, QSizePolicy, QSpinBox,
@@ -25,9 +25,7 @@ from designer.data import DATASET_NAMES, DEFAULT_DATASET, DatasetError, dataset_
 from designer.training.diagnosis import Diagnosis, diagnose
 from designer.training.records import DEVICES, OPTIMIZERS, EpochMetrics, TrainConfig
 from designer.ui.document import DesignDocument
-from designer.ui.results_view import ResultsView
 from designer.ui.style import FC_COLOUR
-from designer.ui.training_plots import TrainingPlots
 from designer.ui.training_worker import RunOutcome, TrainedModel, TrainingWorker, format_duration
 
 #: how long closing the window waits for a run to wind down before giving up on it
@@ -263,7 +261,12 @@ class TrainingPanel(QWidget):
         self.settings_area.setMinimumWidth(340)
 
     def _build_outputs(self) -> None:
-        self.plots = TrainingPlots()
+        # The curves and the results need pyqtgraph, whose import costs a good part of the
+        # window's start-up: they are made right after the window is on screen (or when first
+        # used), with empty stand-ins until then.
+        self._plots = None
+        self._results = None
+        self._curves_layout = None
         self.export_plot_button = QPushButton("Export plot…")
         self.export_plot_button.setToolTip("Save the curves as PNG or SVG")
         self.export_plot_button.clicked.connect(self._on_export_plot_button_clicked)
@@ -289,16 +292,50 @@ class TrainingPanel(QWidget):
         curves = QWidget()
         curves_layout = QVBoxLayout(curves)
         curves_layout.setContentsMargins(0, 0, 0, 0)
-        curves_layout.addWidget(self.plots, 1)
+        curves_layout.addWidget(QWidget(), 1)  # the plots' stand-in
         curves_layout.addWidget(self.diagnosis_label)
         curves_layout.addLayout(export_row)
+        self._curves_layout = curves_layout
 
-        self.results = ResultsView()
-        self.results.save_checkpoint_requested.connect(self._on_results_save_checkpoint_requested)
-        self.results.load_checkpoint_requested.connect(self._on_results_load_checkpoint_requested)
         self.tabs = QTabWidget()
         self.tabs.addTab(curves, "Curves")
-        self.tabs.addTab(self.results, "Results")
+        self.tabs.addTab(QWidget(), "Results")
+        QTimer.singleShot(0, self._create_outputs)
+
+    @property
+    def plots(self):
+        """The curves (``TrainingPlots``), made now if they do not exist yet."""
+        self._create_outputs()
+        return self._plots
+
+    @property
+    def results(self):
+        """The results view (``ResultsView``), made now if it does not exist yet."""
+        self._create_outputs()
+        return self._results
+
+    @Slot()
+    def _create_outputs(self) -> None:
+        if self._plots is not None:
+            return
+        from designer.ui.results_view import ResultsView
+        from designer.ui.training_plots import TrainingPlots
+
+        self._plots = TrainingPlots()
+        stand_in = self._curves_layout.itemAt(0).widget()
+        self._curves_layout.replaceWidget(stand_in, self._plots)
+        stand_in.deleteLater()
+        self._results = ResultsView()
+        self._results.save_checkpoint_requested.connect(self._on_results_save_checkpoint_requested)
+        self._results.load_checkpoint_requested.connect(self._on_results_load_checkpoint_requested)
+        current = self.tabs.currentIndex()
+        stand_in = self.tabs.widget(1)
+        self.tabs.removeTab(1)
+        stand_in.deleteLater()
+        self.tabs.insertTab(1, self._results, "Results")
+        self.tabs.setCurrentIndex(current)
+        self._results.load_button.setEnabled(not self.running)
+        self._results.set_checkpoint_available(not self.running and self.trained is not None)
 
     # ------------------------------------------------------------------ settings
 
@@ -384,8 +421,9 @@ class TrainingPanel(QWidget):
             widget.setEnabled(not running)
         self.patience_spin.setEnabled(not running and self.early_stopping_check.isChecked())
         self.adapt_button.setEnabled(not running and not self.document.locked)
-        self.results.load_button.setEnabled(not running)
-        self.results.set_checkpoint_available(not running and self.trained is not None)
+        if self._results is not None:  # else set when it is made
+            self._results.load_button.setEnabled(not running)
+            self._results.set_checkpoint_available(not running and self.trained is not None)
         self.export_history_button.setEnabled(bool(self.history))
         self.set_data_folder(self.data_folder)
         if running:
