@@ -9,28 +9,27 @@ from designer.core.graph import Graph
 COLUMNS = ("Layer", "Type", "Output shape", "Params", "% params", "MACs")
 
 
+def summary_row(block, report, no_params: str = "0") -> tuple[str, ...]:
+    """One table row (the COLUMNS) for a block: what `info` prints and the window's table shows."""
+    if report.error:
+        shape = f"error: {report.error}"
+    elif report.blocked_by:
+        shape = f"? (after {report.blocked_by})"
+    else:
+        shape = format_shape(report.output_shape)
+    return (
+        block.id,
+        summary_label(block.type_id, block.params),
+        shape,
+        f"{report.params:,}" if report.params else no_params,
+        f"{report.share:.1%}" if report.params else "",
+        f"{report.macs:,}" if report.macs else "",
+    )
+
+
 def summary_rows(graph: Graph, analysis: Analysis | None = None) -> list[tuple[str, ...]]:
     analysis = analysis or analyze(graph)
-    rows = []
-    for block_id, report in analysis.reports.items():
-        block = graph.block(block_id)
-        if report.error:
-            shape = f"error: {report.error}"
-        elif report.blocked_by:
-            shape = f"? (after {report.blocked_by})"
-        else:
-            shape = format_shape(report.output_shape)
-        rows.append(
-            (
-                block_id,
-                summary_label(block.type_id, block.params),
-                shape,
-                f"{report.params:,}",
-                f"{report.share:.1%}" if report.params else "",
-                f"{report.macs:,}" if report.macs else "",
-            )
-        )
-    return rows
+    return [summary_row(graph.block(block_id), report) for block_id, report in analysis.reports.items()]
 
 
 def summary_text(graph: Graph, analysis: Analysis | None = None) -> str:

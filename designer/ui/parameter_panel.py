@@ -23,7 +23,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from designer.core import FC_TYPES, Analysis, format_count, format_shape, summary_label
+from designer.core import FC_TYPES, Analysis, format_count
+from designer.core.summary import summary_row
 from designer.ui.document import DesignDocument
 from designer.ui.style import (
     BLOCKED_COLOUR,
@@ -84,20 +85,7 @@ class BlockTableModel(QAbstractTableModel):
     # ------------------------------------------------------------------ updating
 
     def _make_row(self, block, report) -> _Row:
-        if report.error:
-            shape = f"error: {report.error}"
-        elif report.blocked_by:
-            shape = f"? (after {report.blocked_by})"
-        else:
-            shape = format_shape(report.output_shape)
-        cells = (
-            block.id,
-            summary_label(block.type_id, block.params),
-            shape,
-            f"{report.params:,}" if report.params else "–",
-            f"{report.share:.1%}" if report.params else "",
-            f"{report.macs:,}" if report.macs else "",
-        )
+        cells = summary_row(block, report, no_params="–")
         is_fc = report.type_id in FC_TYPES
         common: dict = {_BLOCK_ID: block.id}
         if report.error:
