@@ -18,6 +18,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QGraphicsItem
 
 from designer.training.records import EpochMetrics
 
@@ -93,6 +94,9 @@ class TrainingPlots(pg.GraphicsLayoutWidget):
             for axis in ("left", "bottom"):
                 plot.getAxis(axis).setTextPen("#444")
                 plot.getAxis(axis).setPen("#888")
+                # The axes (and the grid they draw across the plot) change only when the range
+                # steps; painting them from a cached pixmap keeps the per-refresh Python work small.
+                plot.getAxis(axis).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
             plot.setMenuEnabled(False)
             self._add_curve(plot, f"batch_{quantity}", "training, per batch",
                             pen=pg.mkPen(_faint(TRAIN_COLOUR), width=1))
