@@ -71,6 +71,16 @@ class LabDialog(QDialog):
     def shutdown(self, timeout_ms: int = 10_000) -> bool:
         return self.runner.shutdown(timeout_ms)
 
+    def cancel(self) -> None:
+        """Stop the background work (it finishes its current step, then reports as cancelled)."""
+        if self.runner.running:
+            self.runner.cancel()
+            self.set_status("Cancelling…")
+
+    @Slot()
+    def _on_cancel_button_clicked(self) -> None:
+        self.cancel()
+
     @Slot()
     def reject(self) -> None:  # Escape / close: hide; a running task keeps going unless cancelled
         super().reject()

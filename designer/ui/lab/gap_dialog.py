@@ -186,18 +186,9 @@ class GapDialog(LabDialog):
         self.set_status(f"Training both on {config.dataset} for {config.epochs} epoch(s) each…")
         return self.runner.start(lambda context: train_side_by_side(context, variants, config))
 
-    def cancel(self) -> None:
-        if self.runner.running:
-            self.runner.cancel()
-            self.set_status("Cancelling…")
-
     @Slot()
     def _on_train_button_clicked(self) -> None:
         self.start_side_by_side()
-
-    @Slot()
-    def _on_cancel_button_clicked(self) -> None:
-        self.cancel()
 
     def _reset_curves(self, labels) -> None:
         for plot in (self.accuracy_plot, self.loss_plot):

@@ -140,18 +140,9 @@ class ShiftDialog(LabDialog):
         self.set_status(f"Probing {len(models)} model(s) on {samples} test images…")
         return self.runner.start(lambda context: probe_models(context, models, max_shift, axis, samples, extra))
 
-    def cancel(self) -> None:
-        if self.runner.running:
-            self.runner.cancel()
-            self.set_status("Cancelling…")
-
     @Slot()
     def _on_run_button_clicked(self) -> None:
         self.start()
-
-    @Slot()
-    def _on_cancel_button_clicked(self) -> None:
-        self.cancel()
 
     @Slot(bool)
     def _on_runner_running_changed(self, running: bool) -> None:

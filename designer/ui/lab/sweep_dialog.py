@@ -222,18 +222,9 @@ class SweepDialog(LabDialog):
         train_function = self.train_function
         return self.runner.start(lambda context: run_sweep_task(context, graph, spec, config, train_function))
 
-    def cancel(self) -> None:
-        if self.runner.running:
-            self.runner.cancel()
-            self.set_status("Cancelling…")
-
     @Slot()
     def _on_start_button_clicked(self) -> None:
         self.start_sweep()
-
-    @Slot()
-    def _on_cancel_button_clicked(self) -> None:
-        self.cancel()
 
     @Slot(bool)
     def _on_runner_running_changed(self, running: bool) -> None:
