@@ -59,6 +59,7 @@ class BatchMetrics:
     loss: float
     accuracy: float  # 0..1, on this batch
     samples_per_second: float
+    size: int = 0  # images in this batch (the last of an epoch may be smaller)
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,8 @@ class TrainResult:
 
 #: TrainResult.failure values. The first five are the person's to fix before training.
 FAILURES = ("config", "design", "dataset", "input-shape", "output-shape",
-            "device", "non-finite-loss", "out-of-memory", "internal")
+            "device", "non-finite-loss", "out-of-memory", "internal",
+            "process")  # the training process ended without a word (killed, crashed)
 
 
 class TrainingCallback:

@@ -207,9 +207,12 @@ class Trainer:
     """
 
     def __init__(self, graph: Graph, config: TrainConfig, callbacks=(), dataset: Dataset | None = None, *,
-                 download_progress=None) -> None:
+                 download_progress=None, stop_event=None) -> None:
         """``dataset``: data already in memory; otherwise ``config.dataset`` is loaded (from
         ``config.data_folder``, the cache, or a download reported to ``download_progress(done, total)``).
+        ``stop_event``: an object with ``set()`` and ``is_set()`` shared with whoever may stop the
+        run (a ``multiprocessing.Event`` when that is another process); a private
+        ``threading.Event`` by default.
         """
         self.graph = graph
         self.download_progress = download_progress
@@ -222,7 +225,7 @@ class Trainer:
         self.info: RunInfo | None = None
         self.result: TrainResult | None = None
         self.error: BaseException | None = None  # the exception behind an "internal" failure
-        self._stop = threading.Event()
+        self._stop = stop_event if stop_event is not None else threading.Event()
         self._started = False
         self._history: list[EpochMetrics] = []
         self._best_epoch: int | None = None
@@ -381,7 +384,8 @@ class Trainer:
                 if callbacks:
                     metrics = BatchMetrics(epoch=done.epoch, batch=done.batch, batches=batches, step=step,
                                            loss=loss_value, accuracy=correct / done.size,
-                                           samples_per_second=done.size / elapsed if elapsed > 0 else 0.0)
+                                           samples_per_second=done.size / elapsed if elapsed > 0 else 0.0,
+                                           size=done.size)
                     for callback in callbacks:
                         callback.on_batch_end(metrics)
 

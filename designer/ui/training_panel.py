@@ -1,7 +1,8 @@
 """The training dock: settings, Start/Stop, progress, live curves, diagnosis and results.
 
-A run happens in a ``TrainingWorker`` moved to its own QThread (DESIGN.md 8). While it
-runs the design is locked (``DesignDocument.set_locked``), so the network being trained
+A run is driven by a ``TrainingWorker`` moved to its own QThread (DESIGN.md 8), which by
+default has the training itself done in a process of its own (``designer.training.service``;
+the worker module says why). While it runs the design is locked (``DesignDocument.set_locked``), so the network being trained
 is never half-changed. Widgets are touched only here, in the GUI thread, from slots fed
 by the worker's throttled signals. Closing the window stops and joins the worker
 (``shutdown``).
@@ -26,7 +27,8 @@ from designer.training.diagnosis import Diagnosis, diagnose
 from designer.training.records import DEVICES, OPTIMIZERS, EpochMetrics, TrainConfig
 from designer.ui.document import DesignDocument
 from designer.ui.style import FC_COLOUR
-from designer.ui.training_worker import RunOutcome, TrainedModel, TrainingWorker, format_duration
+from designer.ui.training_worker import (DEFAULT_ISOLATION, RunOutcome, TrainedModel, TrainingWorker,
+                                        format_duration)
 
 #: how long closing the window waits for a run to wind down before giving up on it
 SHUTDOWN_WAIT_MS = 10_000
@@ -86,6 +88,9 @@ class TrainingPanel(QWidget):
         self.setObjectName("TrainingPanel")
         self.document = document
         self.torch_threads: int | None = None  # None: PyTorch's default
+        #: "process": train in a process of its own (designer.training.service); "thread": in
+        #: the worker thread, sharing this interpreter with the window
+        self.isolation = DEFAULT_ISOLATION
         self.allow_download = True  # False: a dataset that is not on disk fails instead of downloading
         self.thread: QThread | None = None
         self.worker: TrainingWorker | None = None
@@ -468,7 +473,8 @@ class TrainingPanel(QWidget):
         self._samples_per_second = 0.0
         self.tabs.setCurrentIndex(0)
 
-        worker = TrainingWorker(self.document.graph, config, torch_threads=self.torch_threads)
+        worker = TrainingWorker(self.document.graph, config, torch_threads=self.torch_threads,
+                                isolation=self.isolation)
         thread = QThread(self)
         thread.setObjectName("training")
         worker.moveToThread(thread)
@@ -561,7 +567,7 @@ class TrainingPanel(QWidget):
         self.epoch_progress.setValue(int(1000 * latest.batch / latest.batches))
         self.epoch_progress.setFormat(f"epoch {latest.epoch}/{info.epochs} — batch {latest.batch}/{latest.batches}")
         self.run_progress.setValue(int(1000 * done / total))
-        speed = latest.samples_per_second
+        speed = points.samples_per_second()
         if math.isfinite(speed) and speed > 0:
             self._samples_per_second = (speed if not self._samples_per_second
                                         else 0.8 * self._samples_per_second + 0.2 * speed)
@@ -842,7 +848,14 @@ def install_training(main_window) -> TrainingPanel:
     menu.addAction(dock.toggleViewAction())
 
     main_window.about_to_close.connect(panel.shutdown)
-    QApplication.instance().aboutToQuit.connect(panel.shutdown)
+    application = QApplication.instance()
+    application.aboutToQuit.connect(panel.shutdown)
+    if not application.property("training_service_stopper"):
+        from designer.training import service
+
+        # The idle training process ends with the application (not with one of its windows).
+        application.aboutToQuit.connect(service.shutdown_idle)
+        application.setProperty("training_service_stopper", True)
     main_window.training_panel = panel
     return panel
 

@@ -1,63 +1,38 @@
-"""Runs one training run in a worker thread and reports to the GUI through signals.
+"""Runs one training run for the window and reports to the GUI through signals.
 
-The worker is a QObject moved to a QThread (DESIGN.md 8). Everything it emits is plain
-data — the frozen records of designer.training, tuples of floats, numpy arrays — never
-tensors. Batch metrics are throttled: the training thread may finish hundreds of batches
-a second, the GUI sees at most ``BATCH_UPDATES_PER_SECOND`` updates, each carrying every
-point since the last one.
+The worker is a QObject moved to a QThread (DESIGN.md 8); its ``run`` slot does one of two
+things, chosen by ``isolation``:
 
-torch is imported here only when a run starts, in the worker thread, so the window opens
-before torch has loaded.
+* ``"process"`` (the window's default): the run happens in a training process of its own
+  (``designer.training.service``); the worker thread sends the design, relays the
+  process's messages as signals, and afterwards rebuilds the trained network from the
+  weights it sent. The window's interpreter never runs the trainer, so the two never wait
+  for each other's global lock, and a crash of the trainer cannot take the window down.
+* ``"thread"``: the run happens in the worker thread itself (``run_session``), as it did
+  before the training process existed; kept for comparison (the benchmark measures both)
+  and for environments that cannot start processes.
+
+Everything the signals carry is plain data — the frozen records of designer.training,
+tuples of floats, numpy arrays — never tensors, and batch metrics arrive throttled
+(``BATCH_UPDATES_PER_SECOND``).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
-import os
 import threading
-import time
 from dataclasses import dataclass
 
-import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
 
 from designer.core import Graph
-from designer.training.records import (BatchMetrics, EpochMetrics, RunInfo, TrainConfig,
-                                       TrainingCallback, TrainResult)
+from designer.training.records import TrainConfig, TrainResult
+from designer.training.session import (BATCH_UPDATES_PER_SECOND, BatchPoints, Reporter, RunOutcome,
+                                       default_torch_threads, failed_outcome, internal_failure,
+                                       run_session)
 
-BATCH_UPDATES_PER_SECOND = 20
-DOWNLOAD_UPDATES_PER_SECOND = 10
-#: weight of the past in the smoothed batch curves (an EMA over about 1/(1 − β) = 20 batches)
-SMOOTHING = 0.95
-MAX_MISCLASSIFIED = 48
-PREDICTION_CHUNK = 2000
-
-
-@dataclass(frozen=True)
-class BatchPoints:
-    """Every batch since the last update: x in epochs (0.5 = half-way through epoch 1)."""
-
-    x: tuple[float, ...]
-    loss: tuple[float, ...]
-    accuracy: tuple[float, ...]
-    smoothed_loss: tuple[float, ...]
-    smoothed_accuracy: tuple[float, ...]
-    latest: BatchMetrics
-
-
-@dataclass(frozen=True, eq=False)
-class RunOutcome:
-    """How a run ended, with what the results view shows. Numpy arrays, no tensors."""
-
-    result: TrainResult
-    info: RunInfo | None
-    class_names: tuple[str, ...]
-    misclassified_images: np.ndarray | None = None  # uint8 N×C×H×W
-    misclassified_true: np.ndarray | None = None  # int64 N
-    misclassified_predicted: np.ndarray | None = None  # int64 N
-    misclassified_confidence: np.ndarray | None = None  # float32 N, probability of the predicted class
-    test_samples: int = 0
+ISOLATIONS = ("process", "thread")
+DEFAULT_ISOLATION = "process"
 
 
 @dataclass(eq=False)
@@ -73,59 +48,26 @@ class TrainedModel:
     source: str = ""  # a checkpoint file it was loaded from, else ""
 
 
-class _SignalCallback(TrainingCallback):
-    """Runs in the training thread; keeps per-batch work to a few float operations."""
+class _SignalReporter(Reporter):
+    """The session's reports, as the worker's signals (emitted in the worker thread)."""
 
     def __init__(self, worker: "TrainingWorker") -> None:
         self._worker = worker
-        self._interval = 1.0 / BATCH_UPDATES_PER_SECOND
-        self._last_emit = 0.0
-        self._smoothed_loss = 0.0
-        self._smoothed_accuracy = 0.0
-        self._count = 0
-        self._x: list[float] = []
-        self._loss: list[float] = []
-        self._accuracy: list[float] = []
-        self._smooth_loss: list[float] = []
-        self._smooth_accuracy: list[float] = []
-        self._latest: BatchMetrics | None = None
 
-    def on_train_start(self, info: RunInfo) -> None:
-        self._last_emit = time.perf_counter()
+    def status(self, text: str) -> None:
+        self._worker.status_changed.emit(text)
+
+    def download(self, done: int, total: int) -> None:
+        self._worker.download_progress.emit(done, total)
+
+    def run_started(self, info) -> None:
         self._worker.run_started.emit(info)
 
-    def on_batch_end(self, metrics: BatchMetrics) -> None:
-        self._count += 1
-        self._smoothed_loss = SMOOTHING * self._smoothed_loss + (1 - SMOOTHING) * metrics.loss
-        self._smoothed_accuracy = SMOOTHING * self._smoothed_accuracy + (1 - SMOOTHING) * metrics.accuracy
-        correction = 1.0 - SMOOTHING ** self._count  # the EMA starts at 0; undo that bias
-        self._x.append(metrics.epoch - 1 + metrics.batch / metrics.batches)
-        self._loss.append(metrics.loss)
-        self._accuracy.append(metrics.accuracy)
-        self._smooth_loss.append(self._smoothed_loss / correction)
-        self._smooth_accuracy.append(self._smoothed_accuracy / correction)
-        self._latest = metrics
-        now = time.perf_counter()
-        if now - self._last_emit >= self._interval:
-            self.flush(now)
-
-    def flush(self, now: float | None = None) -> None:
-        if self._latest is None:
-            return
-        points = BatchPoints(tuple(self._x), tuple(self._loss), tuple(self._accuracy),
-                             tuple(self._smooth_loss), tuple(self._smooth_accuracy), self._latest)
-        for buffer in (self._x, self._loss, self._accuracy, self._smooth_loss, self._smooth_accuracy):
-            buffer.clear()
-        self._latest = None
-        self._last_emit = now if now is not None else time.perf_counter()
+    def batches(self, points: BatchPoints) -> None:
         self._worker.batches_done.emit(points)
 
-    def on_epoch_end(self, metrics: EpochMetrics) -> None:
-        self.flush()
+    def epoch(self, metrics) -> None:
         self._worker.epoch_done.emit(metrics)
-
-    def on_finished(self, result: TrainResult) -> None:
-        self.flush()
 
 
 class TrainingWorker(QObject):
@@ -133,7 +75,7 @@ class TrainingWorker(QObject):
 
     Lives in a worker thread; ``run`` is its only slot. ``request_stop`` and ``abort`` are
     called directly from the GUI thread (the worker's own event loop is busy in ``run``)
-    and only set thread-safe flags.
+    and only set thread-safe (and, for the training process, process-shared) flags.
     """
 
     status_changed = Signal(str)
@@ -143,17 +85,22 @@ class TrainingWorker(QObject):
     epoch_done = Signal(object)  # EpochMetrics
     finished = Signal(object)  # RunOutcome; always emitted exactly once, last
 
-    def __init__(self, graph: Graph, config: TrainConfig, *, torch_threads: int | None = None) -> None:
+    def __init__(self, graph: Graph, config: TrainConfig, *, torch_threads: int | None = None,
+                 isolation: str = DEFAULT_ISOLATION) -> None:
         super().__init__()
+        if isolation not in ISOLATIONS:
+            raise ValueError(f"isolation must be one of {ISOLATIONS}, not {isolation!r}")
         self.graph = graph.copy()  # the GUI may not touch it while this runs, but never share
         self.config = config
         self.torch_threads = torch_threads  # None: default_torch_threads()
+        self.isolation = isolation
         self.trained: TrainedModel | None = None
+        self.process_id: int | None = None  # the training process's, while one runs this
+        self._reporter = _SignalReporter(self)
         self._stop = threading.Event()
         self._abort = threading.Event()
         self._lock = threading.Lock()
-        self._trainer = None
-        self._last_download_emit = 0.0
+        self._process = None
 
     # ------------------------------------------------------------------ control (any thread)
 
@@ -161,14 +108,16 @@ class TrainingWorker(QObject):
         """Stop before the next batch; the test set is still evaluated for the results."""
         self._stop.set()
         with self._lock:
-            trainer = self._trainer
-        if trainer is not None:
-            trainer.request_stop()
+            if self._process is not None:
+                self._process.request_stop()
 
     def abort(self) -> None:
         """Stop as soon as possible and skip the evaluation (the window is closing)."""
         self._abort.set()
-        self.request_stop()
+        self._stop.set()
+        with self._lock:
+            if self._process is not None:
+                self._process.abort()
 
     @property
     def stop_requested(self) -> bool:
@@ -179,119 +128,71 @@ class TrainingWorker(QObject):
     @Slot()
     def run(self) -> None:
         try:
-            outcome = self._run()
+            outcome = self._run_in_process() if self.isolation == "process" else self._run_in_thread()
         except Exception as error:  # noqa: BLE001 - the GUI must always hear that the run ended
-            outcome = RunOutcome(TrainResult("failed", f"training failed unexpectedly ({type(error).__name__}: "
-                                                       f"{error}); this is a bug, please report it",
-                                             0, None, None, None, None, 0.0, failure="internal"),
-                                 None, ())
+            outcome = internal_failure(error)
         self.finished.emit(outcome)
 
-    def _failed(self, message: str, failure: str, status: str = "failed") -> RunOutcome:
-        return RunOutcome(TrainResult(status, message, 0, None, None, None, None, 0.0,
-                                      failure=failure if status == "failed" else None), None, ())
+    def _run_in_thread(self) -> RunOutcome:
+        session = run_session(self.graph, self.config, self._reporter, stop=self._stop, abort=self._abort,
+                              torch_threads=self.torch_threads)
+        if session.module is not None:
+            self.trained = TrainedModel(self.graph, self.config, session.module, session.normalisation,
+                                        session.outcome.class_names, session.outcome.result)
+        return session.outcome
 
-    def _on_download_progress(self, done: int, total: int) -> None:
-        now = time.perf_counter()
-        if now - self._last_download_emit >= 1.0 / DOWNLOAD_UPDATES_PER_SECOND or done >= total:
-            self._last_download_emit = now
-            self.download_progress.emit(done, total)
+    def _run_in_process(self) -> RunOutcome:
+        from designer.training import service
 
-    def _run(self) -> RunOutcome:
-        from designer.data import DatasetError, DownloadCancelled, load_dataset
-
-        config = self.config
-        self.status_changed.emit("Loading the dataset…")
-        try:
-            dataset = load_dataset(config.dataset, config.data_folder, download=config.download,
-                                   progress=self._on_download_progress, should_cancel=self._stop.is_set)
-        except DownloadCancelled:
-            return self._failed("download cancelled; nothing was trained", "", status="stopped")
-        except DatasetError as error:
-            return self._failed(str(error), "dataset")
-        if self._stop.is_set():
-            return self._failed("stopped before training began", "", status="stopped")
-
-        self.status_changed.emit("Starting PyTorch…")
-        import torch
-
-        from designer.training.trainer import Trainer
-
-        # Set in this thread: OpenMP keeps the thread count per calling thread.
-        torch.set_num_threads(self.torch_threads or default_torch_threads(torch))
-        callback = _SignalCallback(self)
-        trainer = Trainer(self.graph, config, [callback], dataset=dataset)
+        self.status_changed.emit("Starting the training process…")
+        process = service.acquire()
         with self._lock:
-            self._trainer = trainer
-        if self._stop.is_set():
-            trainer.request_stop()
-        result = trainer.run()
-        info = trainer.info
-        if trainer.module is None or trainer.normalisation is None or self._abort.is_set():
-            return RunOutcome(result, info, tuple(dataset.class_names))
-
-        self.trained = TrainedModel(self.graph, config, trainer.module, trainer.normalisation,
-                                    tuple(dataset.class_names), result)
-        if result.test_accuracy is None and result.epochs_completed > 0:
-            # Stopped by the person: the weights are worth a look, so evaluate them anyway.
-            self.status_changed.emit("Evaluating on the test set…")
-            result = self._evaluate_after_stop(trainer, dataset, result)
-            self.trained.result = result
-        if result.test_accuracy is None:
-            return RunOutcome(result, info, tuple(dataset.class_names))
-        self.status_changed.emit("Finding misclassified test images…")
-        return self._with_mistakes(result, info, trainer, dataset, torch)
-
-    def _evaluate_after_stop(self, trainer, dataset, result: TrainResult) -> TrainResult:
-        from designer.training.evaluation import evaluate
-
-        evaluation = evaluate(trainer.module, dataset.test_images, dataset.test_labels,
-                              normalisation=trainer.normalisation, num_classes=dataset.num_classes,
-                              batch_size=max(500, self.config.batch_size), device=trainer.device,
-                              should_stop=self._abort.is_set)
-        if evaluation is None:
-            return result
-        message = result.message.replace("; the test set was not evaluated", "")
-        return dataclasses.replace(result, test_loss=evaluation.loss, test_accuracy=evaluation.accuracy,
-                                   confusion_matrix=evaluation.confusion_matrix,
-                                   message=f"{message}; test accuracy {evaluation.accuracy:.2%} "
-                                           f"(evaluated after stopping)")
-
-    def _with_mistakes(self, result, info, trainer, dataset, torch) -> RunOutcome:
-        """The first misclassified test images, with the predicted class and its probability."""
-        module, device = trainer.module, trainer.device
-        scale, shift = trainer.normalisation.scale_and_shift(device)
-        images, labels = dataset.test_images, dataset.test_labels
-        predicted = np.empty(labels.shape[0], dtype=np.int64)
-        confidence = np.empty(labels.shape[0], dtype=np.float32)
-        module.eval()
-        with torch.no_grad():
-            for start in range(0, images.shape[0], PREDICTION_CHUNK):
-                if self._abort.is_set():
-                    return RunOutcome(result, info, tuple(dataset.class_names))
-                batch = torch.from_numpy(images[start:start + PREDICTION_CHUNK]).to(device)
-                logits = module(torch.addcmul(shift, batch.to(torch.float32), scale))
-                probabilities = torch.softmax(logits.float(), dim=1)
-                best, classes = probabilities.max(dim=1)
-                predicted[start:start + PREDICTION_CHUNK] = classes.cpu().numpy()
-                confidence[start:start + PREDICTION_CHUNK] = best.cpu().numpy()
-        wrong = np.flatnonzero(predicted != labels)[:MAX_MISCLASSIFIED]
-        return RunOutcome(result, info, tuple(dataset.class_names),
-                          misclassified_images=images[wrong].copy(),
-                          misclassified_true=labels[wrong].copy(),
-                          misclassified_predicted=predicted[wrong],
-                          misclassified_confidence=confidence[wrong],
-                          test_samples=int(labels.shape[0]))
+            self._process = process
+            self.process_id = process.pid
+            if self._abort.is_set():
+                process.abort()
+            elif self._stop.is_set():
+                process.request_stop()
+        relay = {"status": self.status_changed, "download": self.download_progress,
+                 "run_started": self.run_started, "batches": self.batches_done, "epoch": self.epoch_done}
+        finished = None
+        try:
+            process.start_run(self.graph, self.config, self.torch_threads)
+            # The window needs torch for the trained network; load it while the training
+            # process starts up, on the other CPU (a no-op after the first run).
+            import torch  # noqa: F401
+            for kind, arguments in process.messages():
+                if kind == "finished":
+                    finished = arguments
+                else:
+                    relay[kind].emit(*arguments)
+        except service.TrainingProcessDied as death:
+            if self._abort.is_set():
+                return failed_outcome("the window closed while training", None, status="stopped")
+            return failed_outcome(f"{death} while training this design. The design is untouched; if memory "
+                                  f"ran out, lower the batch size (now {self.config.batch_size}) or make the "
+                                  f"network smaller, then start again", "process")
+        finally:
+            with self._lock:
+                self._process = None
+            service.release(process)
+        outcome, weights, normalisation = finished
+        if weights is not None and not self._abort.is_set():
+            self.trained = TrainedModel(self.graph, self.config, _module_with(self.graph, weights), normalisation,
+                                        outcome.class_names, outcome.result)
+        return outcome
 
 
-def default_torch_threads(torch) -> int:
-    """PyTorch's own choice, less one CPU left to the GUI thread (painting the curves).
+def _module_with(graph: Graph, weights: dict) -> object:
+    """The design built as a torch module (on the CPU) holding the weights the process trained."""
+    import torch
 
-    On a small machine the difference is large: with every CPU busy in PyTorch's thread
-    pool, the GUI thread and the pool's spinning threads compete and both slow down.
-    """
-    cpus = os.cpu_count() or 1
-    return max(1, min(torch.get_num_threads(), cpus - 1))
+    from designer.nn.builder import build_module
+
+    module = build_module(graph)
+    module.load_state_dict({name: torch.from_numpy(array) for name, array in weights.items()})
+    module.eval()
+    return module
 
 
 def format_duration(seconds: float) -> str:
@@ -303,5 +204,5 @@ def format_duration(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
 
 
-__all__ = ["BatchPoints", "RunOutcome", "TrainedModel", "TrainingWorker", "format_duration",
-           "BATCH_UPDATES_PER_SECOND"]
+__all__ = ["BATCH_UPDATES_PER_SECOND", "BatchPoints", "DEFAULT_ISOLATION", "ISOLATIONS", "RunOutcome",
+           "TrainedModel", "TrainingWorker", "default_torch_threads", "format_duration"]
