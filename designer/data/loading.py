@@ -7,9 +7,9 @@ into the cache. The built-in sample is read from resources/datasets/mnist-sample
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-import numpy as np
 
 from designer.data.catalogue import CIFAR10_ARCHIVE, DATASET_SPECS, DatasetSpec
 from designer.data.cifar import batches_folder_in, read_cifar10
@@ -21,6 +21,17 @@ from designer.data.locations import builtin_datasets_folder, default_datasets_ca
 from designer.data.records import Dataset, DatasetInfo
 
 SAMPLE_NAME = "mnist-sample"
+#: a base URL to download every dataset from instead of the public mirrors (an organisation's
+#: own copy behind a firewall); files are looked for at <base>/<dataset name>/<file name>
+MIRROR_VARIABLE = "NETWORK_DESIGNER_DATASET_MIRROR"
+
+
+def dataset_mirrors(spec: DatasetSpec) -> tuple[str, ...]:
+    """Base URLs to try for a dataset's files: the person's own mirror if set, else the public ones."""
+    own = os.environ.get(MIRROR_VARIABLE, "").strip()
+    if own and spec.mirrors:
+        return (own.rstrip("/") + f"/{spec.info.name}/",)
+    return spec.mirrors
 
 
 def _spec(name: str) -> DatasetSpec:
@@ -124,7 +135,7 @@ def _download_missing(spec: DatasetSpec, cache_folder: Path, advice: str,
                 progress(offset + done, max(overall_total, offset + done))
 
         download_verified(
-            [mirror + remote.filename for mirror in spec.mirrors],
+            [mirror + remote.filename for mirror in dataset_mirrors(spec)],
             cache_folder / remote.filename, remote.md5,
             what=f"{spec.info.label}: {remote.filename}", advice=advice,
             downloader=downloader, progress=file_progress, should_cancel=should_cancel,

@@ -26,7 +26,7 @@ Choices the article leaves open, made here once:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch

@@ -24,6 +24,7 @@ No Qt here; the window's ``TrainingWorker`` relays the messages as signals.
 from __future__ import annotations
 
 import atexit
+import gc
 import logging
 import multiprocessing
 import signal
@@ -48,29 +49,45 @@ class TrainingProcessDied(Exception):
 
 
 class _PipeReporter(Reporter):
-    def __init__(self, connection) -> None:
+    """Sends the reports to the window; when the window has gone, stops the run instead."""
+
+    def __init__(self, connection, stop, abort) -> None:
         self._connection = connection
+        self._stop = stop
+        self._abort = abort
+
+    def _send(self, kind: str, *arguments) -> None:
+        try:
+            self._connection.send((kind, arguments))
+        except (OSError, ValueError):
+            self._abort.set()  # nobody is listening any more: end quietly, keep nothing
+            self._stop.set()
 
     def status(self, text: str) -> None:
-        self._connection.send(("status", (text,)))
+        self._send("status", text)
 
     def download(self, done: int, total: int) -> None:
-        self._connection.send(("download", (done, total)))
+        self._send("download", done, total)
 
     def run_started(self, info) -> None:
-        self._connection.send(("run_started", (info,)))
+        self._send("run_started", info)
 
     def batches(self, points) -> None:
-        self._connection.send(("batches", (points,)))
+        self._send("batches", points)
 
     def epoch(self, metrics) -> None:
-        self._connection.send(("epoch", (metrics,)))
+        self._send("epoch", metrics)
 
 
 def _serve(connection, stop, abort) -> None:
     """The training process's main loop: one run per request until told to end (None) or orphaned."""
     # Ctrl+C in the terminal reaches the whole process group; the window decides what happens.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    import torch  # noqa: F401 - every run needs it; load it while the window sends the first request
+
+    # Modules, classes and functions live as long as the process: keep them out of the
+    # collector's full passes (each one walks every tracked object).
+    gc.freeze()
     datasets: dict[tuple[str, str | None], object] = {}  # the last dataset used, kept for the next run
     while True:
         try:
@@ -82,7 +99,7 @@ def _serve(connection, stop, abort) -> None:
         document, config, torch_threads = request
         try:
             key = (config.dataset, config.data_folder)
-            result = run_session(parse_document(document), config, _PipeReporter(connection), stop=stop,
+            result = run_session(parse_document(document), config, _PipeReporter(connection, stop, abort), stop=stop,
                                  abort=abort, torch_threads=torch_threads, dataset=datasets.get(key))
             if result.dataset is not None:
                 datasets = {key: result.dataset}

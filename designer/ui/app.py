@@ -19,6 +19,9 @@ def _needs_offscreen() -> bool:
     return sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
+FREEZE_AFTER_MS = 2000
+
+
 def run_window(arguments) -> int:
     screenshot = getattr(arguments, "screenshot", None)
     file = getattr(arguments, "file", None)
@@ -59,6 +62,12 @@ def run_window(arguments) -> int:
         window.add_recent_file(path)
     if screenshot:
         return take_screenshot(app, window, Path(screenshot))
+    from PySide6.QtCore import QTimer
+
+    from designer.ui.memory import freeze_long_lived_objects
+
+    # The charts (pyqtgraph) are made right after the first paint; then the start-up is over.
+    QTimer.singleShot(FREEZE_AFTER_MS, freeze_long_lived_objects)
     return app.exec()
 
 

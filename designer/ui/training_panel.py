@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog
                                QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
 from designer.core import Graph, format_shape
-from designer.data import DATASET_NAMES, DEFAULT_DATASET, DatasetError, dataset_info, find_local
+from designer.data import DATASET_NAMES, DEFAULT_DATASET, dataset_info, find_local
 from designer.training.diagnosis import Diagnosis, diagnose
 from designer.training.records import DEVICES, OPTIMIZERS, EpochMetrics, TrainConfig
 from designer.ui.document import DesignDocument
@@ -30,6 +30,7 @@ from designer.ui.style import FC_COLOUR
 from designer.ui.training_worker import (DEFAULT_ISOLATION, RunOutcome, TrainedModel, TrainingWorker,
                                         format_duration)
 
+PROGRESS_PER_SECOND = 5
 #: how long closing the window waits for a run to wind down before giving up on it
 SHUTDOWN_WAIT_MS = 10_000
 OPTIMIZER_LABELS = {"sgd": "SGD (momentum 0.9)", "adam": "Adam", "adamw": "AdamW"}
@@ -102,6 +103,15 @@ class TrainingPanel(QWidget):
         self._num_classes = 10
         self._run_started_at = 0.0
         self._samples_per_second = 0.0
+        # Batch updates arrive up to 20 times a second; the progress widgets are repainted
+        # at most PROGRESS_PER_SECOND times (each repaint costs the GUI thread, not the trainer).
+        self._latest_batch = None
+        self._pending_seconds = 0.0
+        self._pending_samples = 0
+        self._progress_timer = QTimer(self)
+        self._progress_timer.setSingleShot(True)
+        self._progress_timer.setInterval(1000 // PROGRESS_PER_SECOND)
+        self._progress_timer.timeout.connect(self._on_progress_timer_timeout)
         self._download_dialog: QProgressDialog | None = None
         self._dataset_error_box: QMessageBox | None = None
         self.dock = None  # the QDockWidget holding this panel, once installed
@@ -471,6 +481,9 @@ class TrainingPanel(QWidget):
         self.run_progress.setFormat("run")
         self.speed_label.setText(" ")
         self._samples_per_second = 0.0
+        self._latest_batch = None
+        self._pending_seconds = 0.0
+        self._pending_samples = 0
         self.tabs.setCurrentIndex(0)
 
         worker = TrainingWorker(self.document.graph, config, torch_threads=self.torch_threads,
@@ -558,19 +571,33 @@ class TrainingPanel(QWidget):
     @Slot(object)
     def _on_worker_batches_done(self, points) -> None:
         self.plots.add_batches(points)
-        latest = points.latest
-        info = self.run_info
-        if info is None:
+        self._pending_seconds += sum(points.seconds)
+        self._pending_samples += sum(points.sizes)
+        self._latest_batch = points.latest
+        if not self._progress_timer.isActive():
+            self._progress_timer.start()
+
+    @Slot()
+    def _on_progress_timer_timeout(self) -> None:
+        self._show_progress()
+
+    def _show_progress(self) -> None:
+        """Progress bars and the speed line, from the batches since the last time (a few times a second)."""
+        latest, info = self._latest_batch, self.run_info
+        self._progress_timer.stop()
+        if latest is None or info is None:
             return
+        if self._pending_seconds > 0:
+            speed = self._pending_samples / self._pending_seconds
+            self._samples_per_second = (speed if not self._samples_per_second
+                                        else 0.7 * self._samples_per_second + 0.3 * speed)
+        self._pending_seconds = 0.0
+        self._pending_samples = 0
         done = (latest.epoch - 1) * latest.batches + latest.batch
         total = info.epochs * latest.batches
         self.epoch_progress.setValue(int(1000 * latest.batch / latest.batches))
         self.epoch_progress.setFormat(f"epoch {latest.epoch}/{info.epochs} — batch {latest.batch}/{latest.batches}")
         self.run_progress.setValue(int(1000 * done / total))
-        speed = points.samples_per_second()
-        if math.isfinite(speed) and speed > 0:
-            self._samples_per_second = (speed if not self._samples_per_second
-                                        else 0.8 * self._samples_per_second + 0.2 * speed)
         elapsed = time.perf_counter() - self._run_started_at
         left = elapsed / done * (total - done) if done else math.inf
         self.run_progress.setFormat(f"run {100 * done / total:.0f}% — {format_duration(left)} left")
@@ -600,6 +627,7 @@ class TrainingPanel(QWidget):
         self._close_download_dialog()
         result = outcome.result
         self.plots.refresh()
+        self._show_progress()
         if result.best_epoch is not None:
             self.plots.set_best_epoch(result.best_epoch)
         if result.history and len(result.history) > len(self.history):

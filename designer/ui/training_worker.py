@@ -19,6 +19,7 @@ tuples of floats, numpy arrays — never tensors, and batch metrics arrive throt
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 from dataclasses import dataclass
@@ -30,6 +31,8 @@ from designer.training.records import TrainConfig, TrainResult
 from designer.training.session import (BATCH_UPDATES_PER_SECOND, BatchPoints, Reporter, RunOutcome,
                                        default_torch_threads, failed_outcome, internal_failure,
                                        run_session)
+
+log = logging.getLogger(__name__)
 
 ISOLATIONS = ("process", "thread")
 DEFAULT_ISOLATION = "process"
@@ -134,6 +137,7 @@ class TrainingWorker(QObject):
         self.finished.emit(outcome)
 
     def _run_in_thread(self) -> RunOutcome:
+        _load_torch()
         session = run_session(self.graph, self.config, self._reporter, stop=self._stop, abort=self._abort,
                               torch_threads=self.torch_threads)
         if session.module is not None:
@@ -145,7 +149,12 @@ class TrainingWorker(QObject):
         from designer.training import service
 
         self.status_changed.emit("Starting the training process…")
-        process = service.acquire()
+        try:
+            process = service.acquire()
+        except Exception as error:  # noqa: BLE001 - e.g. no way to start processes here
+            log.warning("could not start a training process (%s); training in the window's process", error)
+            self.isolation = "thread"
+            return self._run_in_thread()
         with self._lock:
             self._process = process
             self.process_id = process.pid
@@ -160,7 +169,7 @@ class TrainingWorker(QObject):
             process.start_run(self.graph, self.config, self.torch_threads)
             # The window needs torch for the trained network; load it while the training
             # process starts up, on the other CPU (a no-op after the first run).
-            import torch  # noqa: F401
+            _load_torch()
             for kind, arguments in process.messages():
                 if kind == "finished":
                     finished = arguments
@@ -181,6 +190,19 @@ class TrainingWorker(QObject):
             self.trained = TrainedModel(self.graph, self.config, _module_with(self.graph, weights), normalisation,
                                         outcome.class_names, outcome.result)
         return outcome
+
+
+_torch_settled = False
+
+
+def _load_torch() -> None:
+    """Import torch, then keep its objects out of the garbage collector's passes (ui/memory.py)."""
+    global _torch_settled
+    if not _torch_settled:
+        from designer.ui.memory import import_long_lived
+
+        import_long_lived("torch")
+        _torch_settled = True
 
 
 def _module_with(graph: Graph, weights: dict) -> object:

@@ -119,3 +119,21 @@ def test_default_downloader_streams_with_urllib(tmp_path, builders):
     path = download_verified([source.as_uri()], tmp_path / "cache" / "file.gz",
                              builders.md5_of(PAYLOAD * 30), what="MNIST: file.gz", advice="")
     assert path.read_bytes() == PAYLOAD * 30
+
+
+def test_own_mirror_replaces_the_public_ones(tmp_path, monkeypatch):
+    from designer.data import load_dataset
+    from designer.data.loading import MIRROR_VARIABLE
+
+    monkeypatch.setenv(MIRROR_VARIABLE, "http://mirror.example/data/")
+    downloader = serve({})
+    with pytest.raises(DatasetError) as raised:
+        load_dataset("mnist", cache_dir=tmp_path, downloader=downloader)
+    assert downloader.calls == ["http://mirror.example/data/mnist/train-images-idx3-ubyte.gz"]
+    assert "http://mirror.example/data/mnist/train-images-idx3-ubyte.gz" in str(raised.value)
+
+    monkeypatch.delenv(MIRROR_VARIABLE)
+    downloader = serve({})
+    with pytest.raises(DatasetError):
+        load_dataset("mnist", cache_dir=tmp_path, downloader=downloader)
+    assert downloader.calls and not any("mirror.example" in url for url in downloader.calls)

@@ -1,4 +1,5 @@
-"""Fixtures for the window tests: isolated settings, dialogs answered without a modal loop."""
+"""Fixtures for the window tests: isolated settings, dialogs answered without a modal loop,
+training panels on a small network."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QMessageBox
 
-from designer.core import load_architecture
+from designer.core import Graph, chain, load_architecture
 from designer.core.paths import TEMPLATES
 
 
@@ -70,3 +71,55 @@ def canvas(main_window):
 @pytest.fixture
 def document(main_window):
     return main_window.document
+
+
+RUN_TIMEOUT_MS = 60_000
+
+
+def tiny_graph(channels=1, size=28, classes=10) -> Graph:
+    """A network that trains in a second on the built-in sample."""
+    graph = Graph("tiny")
+    chain(graph, [("Input", {"channels": channels, "height": size, "width": size}),
+                  ("Conv2d", {"out_channels": 4, "kernel_size": 3, "stride": 2}),
+                  ("ReLU", {}),
+                  ("FC", {"out_features": 32}),
+                  ("ReLU", {}),
+                  ("FC", {"out_features": classes})])
+    return graph
+
+
+@pytest.fixture
+def tiny():
+    """``tiny(channels=1, size=28, classes=10)``: a small Graph for training tests."""
+    return tiny_graph
+
+
+@pytest.fixture
+def finish_run(qtbot):
+    """``finish_run(panel)``: wait until the panel's run has ended."""
+    return lambda panel: qtbot.waitUntil(lambda: not panel.running, timeout=RUN_TIMEOUT_MS)
+
+
+@pytest.fixture
+def make_panel(qtbot):
+    from designer.ui.document import DesignDocument
+    from designer.ui.training_panel import TrainingPanel
+
+    panels = []
+
+    def make(graph: Graph | None = None, *, epochs=1, batch_size=500):
+        document = DesignDocument(graph if graph is not None else load_architecture(TEMPLATES / "lenet5.json"))
+        panel = TrainingPanel(document)
+        panel._test_document = document  # keep the document alive as long as the panel
+        qtbot.addWidget(panel)
+        panel.resize(1200, 500)
+        panel.show()
+        panel.epochs_spin.setValue(epochs)
+        panel.batch_size_spin.setValue(batch_size)
+        panel.device_combo.setCurrentIndex(panel.device_combo.findData("cpu"))
+        panels.append(panel)
+        return panel
+
+    yield make
+    for panel in panels:
+        assert panel.shutdown(5000), "the worker thread did not end"

@@ -13,7 +13,6 @@ import time
 
 import pytest
 
-from designer.core import load_architecture
 from designer.core.paths import TEMPLATES
 
 RUN_TIMEOUT_MS = 120_000
