@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import math
+import sys
 import time
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from designer.ui.training_worker import (DEFAULT_ISOLATION, RunOutcome, TrainedM
                                         format_duration)
 
 PROGRESS_PER_SECOND = 5
+DIAGNOSIS_LINES = 6  # the diagnosis box's height; longer advice scrolls
 #: how long closing the window waits for a run to wind down before giving up on it
 SHUTDOWN_WAIT_MS = 10_000
 OPTIMIZER_LABELS = {"sgd": "SGD (momentum 0.9)", "adam": "Adam", "adamw": "AdamW"}
@@ -298,6 +300,14 @@ class TrainingPanel(QWidget):
         self.diagnosis_label.setStyleSheet("#diagnosis { background: #f7f9fc; border: 1px solid #d8dee6; "
                                            "border-radius: 4px; padding: 6px; }")
         self.diagnosis_label.linkActivated.connect(self._on_diagnosis_link_activated)
+        # A fixed-height box: a diagnosis of a different length must not resize the plots above
+        # it (re-laying out both plots froze the window for 30-40 ms at every epoch's end).
+        self.diagnosis_area = QScrollArea()
+        self.diagnosis_area.setWidget(self.diagnosis_label)
+        self.diagnosis_area.setWidgetResizable(True)
+        self.diagnosis_area.setFrameShape(QFrame.NoFrame)
+        self.diagnosis_area.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.diagnosis_area.setFixedHeight(self.diagnosis_label.fontMetrics().lineSpacing() * DIAGNOSIS_LINES + 16)
         self._show_diagnosis(None)
 
         export_row = QHBoxLayout()
@@ -308,7 +318,7 @@ class TrainingPanel(QWidget):
         curves_layout = QVBoxLayout(curves)
         curves_layout.setContentsMargins(0, 0, 0, 0)
         curves_layout.addWidget(QWidget(), 1)  # the plots' stand-in
-        curves_layout.addWidget(self.diagnosis_label)
+        curves_layout.addWidget(self.diagnosis_area)
         curves_layout.addLayout(export_row)
         self._curves_layout = curves_layout
 
@@ -836,6 +846,13 @@ class TrainingPanel(QWidget):
         return True
 
 
+def end_idle_training_process() -> None:
+    """End the training process kept for the next run, if one was ever started."""
+    service = sys.modules.get("designer.training.service")  # not imported: nothing to end
+    if service is not None:
+        service.shutdown_idle()
+
+
 def install_training(main_window) -> TrainingPanel:
     """Add the training dock and a Training menu to the main window.
 
@@ -879,10 +896,8 @@ def install_training(main_window) -> TrainingPanel:
     application = QApplication.instance()
     application.aboutToQuit.connect(panel.shutdown)
     if not application.property("training_service_stopper"):
-        from designer.training import service
-
         # The idle training process ends with the application (not with one of its windows).
-        application.aboutToQuit.connect(service.shutdown_idle)
+        application.aboutToQuit.connect(end_idle_training_process)
         application.setProperty("training_service_stopper", True)
     main_window.training_panel = panel
     return panel

@@ -5,9 +5,10 @@ into growing float64 buffers, the curves get views of them, ``clipToView`` and a
 downsampling keep long runs cheap to draw. x is in epochs for every curve, so a batch at
 the middle of epoch 3 sits at 2.5 and the epoch-3 averages at 3.
 
-Drawing is what costs the GUI thread (and, through the GIL, the training thread) most, so
-new points reach the curves at most ``REFRESH_PER_SECOND`` times a second, and the axes
-move in steps instead of auto-ranging on every update (each new range re-lays the axes).
+Drawing is what costs the GUI thread most, so new points reach each plot at most
+``REFRESH_PER_SECOND`` times a second, the two plots take turns (each turn is one plot's
+update and repaint, so the event loop is never held for both at once), and the axes move in
+steps instead of auto-ranging on every update (each new range re-lays the axes).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from designer.training.records import EpochMetrics
 TRAIN_COLOUR = "#1f77b4"
 VALIDATION_COLOUR = "#d62728"
 BEST_COLOUR = "#2ca02c"
-REFRESH_PER_SECOND = 5
+REFRESH_PER_SECOND = 4  # per plot
 
 
 class GrowingSeries:
@@ -128,7 +129,8 @@ class TrainingPlots(pg.GraphicsLayoutWidget):
         self._dirty: set[str] = set()
         self._refresh_timer = QTimer(self)
         self._refresh_timer.setSingleShot(True)
-        self._refresh_timer.setInterval(1000 // REFRESH_PER_SECOND)
+        self._refresh_timer.setInterval(1000 // (2 * REFRESH_PER_SECOND))  # one plot per turn
+        self._next_quantity = "loss"
         self._refresh_timer.timeout.connect(self._on_refresh_timer_timeout)
         self._set_ranges(1.0, 1.0)
 
@@ -181,16 +183,28 @@ class TrainingPlots(pg.GraphicsLayoutWidget):
 
     @Slot()
     def _on_refresh_timer_timeout(self) -> None:
-        self.refresh()
+        """One plot's turn: the one after the last, unless only the other has new points."""
+        for _ in range(2):
+            quantity = self._next_quantity
+            self._next_quantity = "accuracy" if quantity == "loss" else "loss"
+            keys = [key for key in self._dirty if key.endswith(quantity)]
+            if keys:
+                self._update_curves(keys)
+                break
+        if self._dirty:
+            self._refresh_timer.start()
 
     def refresh(self) -> None:
-        """Hand the new points to the curves now (normally done by the refresh timer)."""
+        """Hand every new point to the curves now (normally the refresh timer does it, in turns)."""
         self._refresh_timer.stop()
-        for key in self._dirty:
+        self._update_curves(list(self._dirty))
+
+    def _update_curves(self, keys) -> None:
+        for key in keys:
             series = self.series[key]
             # The trainer stops on a non-finite loss, so the values need no finiteness check.
             self.curves[key].setData(series.x, series.y, skipFiniteCheck=True)
-        self._dirty.clear()
+            self._dirty.discard(key)
         self._set_ranges(self._x_seen, self._loss_seen)
 
     def _set_ranges(self, x_seen: float, loss_seen: float) -> None:

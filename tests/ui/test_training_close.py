@@ -1,4 +1,5 @@
-"""Closing the window while training runs stops and joins the worker; the process exits cleanly.
+"""Closing the window while training runs stops and joins the worker; the process exits cleanly
+and takes its training process with it.
 
 Run in a subprocess: "QThread: Destroyed while thread is still running" is printed by Qt
 (and then the process aborts) only as the interpreter tears down, which a test inside
@@ -11,6 +12,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,7 +42,8 @@ SCRIPT = textwrap.dedent("""
             QTimer.singleShot(5, close_after_first_batch)
             return
         state["closed_mid_run"] = panel.running and panel.thread.isRunning()
-        print(f"closing after {panel.plots.point_count()} batch points", flush=True)
+        print(f"closing after {panel.plots.point_count()} batch points; training process "
+              f"{panel.worker.process_id}", flush=True)
         window.close()
 
     assert panel.start(), panel.status_label.text()
@@ -59,3 +62,17 @@ def test_closing_the_window_mid_run_stops_the_worker_and_exits_cleanly(tmp_path)
     assert "QThread: Destroyed" not in result.stderr
     assert "closing after" in result.stdout, result.stdout + result.stderr[-2000:]
     assert "closed mid-run: True; still running: False; exec: 0" in result.stdout, result.stdout
+    # The training process ended with the window, not left behind.
+    pid = int(result.stdout.split("training process ")[1].split()[0])
+    deadline = time.monotonic() + 10
+    while _exists(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _exists(pid), f"the training process {pid} outlived the window"
+
+
+def _exists(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has ended
+    except FileNotFoundError:
+        return False
