@@ -2,8 +2,8 @@
 
 A run is driven by a ``TrainingWorker`` moved to its own QThread (DESIGN.md 8), which by
 default has the training itself done in a process of its own (``designer.training.service``;
-the worker module says why). While it runs the design is locked (``DesignDocument.set_locked``), so the network being trained
-is never half-changed. Widgets are touched only here, in the GUI thread, from slots fed
+the worker module says why). While it runs the design is locked
+(``DesignDocument.set_locked``), so the network being trained is never half-changed. Widgets are touched only here, in the GUI thread, from slots fed
 by the worker's throttled signals. Closing the window stops and joins the worker
 (``shutdown``).
 """

@@ -7,6 +7,7 @@ whole file takes seconds once torch has loaded.
 from __future__ import annotations
 
 import csv
+import os
 import time
 
 import numpy as np
@@ -15,10 +16,14 @@ from PySide6.QtCore import Qt
 
 from designer.ui.document import DesignLockedError
 
-def test_start_shows_curve_points_and_stop_ends_the_worker_within_a_second(qtbot, make_panel, finish_run):
+
+@pytest.mark.parametrize("isolation", ["process", "thread"])
+def test_start_shows_curve_points_and_stop_ends_the_worker_within_a_second(qtbot, make_panel, finish_run,
+                                                                            isolation):
     panel = make_panel(epochs=50, batch_size=32)  # long enough that Stop lands mid-run
+    panel.isolation = isolation  # the training process (the default) or the worker thread itself
     qtbot.mouseClick(panel.start_button, Qt.LeftButton)
-    assert panel.running
+    assert panel.running and panel.worker.isolation == isolation
     assert not panel.start_button.isEnabled() and panel.stop_button.isEnabled()
 
     qtbot.waitUntil(lambda: panel.plots.point_count("batch_loss") >= 3, timeout=60_000)
@@ -30,6 +35,8 @@ def test_start_shows_curve_points_and_stop_ends_the_worker_within_a_second(qtbot
     qtbot.waitUntil(lambda: "samples/s" in panel.speed_label.text(), timeout=2000)
     assert "epoch 1/50" in panel.epoch_progress.format()
     assert "left" in panel.run_progress.format() and "samples/s" in panel.speed_label.text()
+    if isolation == "process":
+        assert panel.worker.process_id not in (None, os.getpid())
 
     thread = panel.thread
     clicked = time.perf_counter()
@@ -39,8 +46,11 @@ def test_start_shows_curve_points_and_stop_ends_the_worker_within_a_second(qtbot
     finish_run(panel)
     assert panel.start_button.isEnabled() and not panel.stop_button.isEnabled()
     assert not panel.document.locked
-    assert panel.last_outcome.result.status == "stopped"
-    assert "Stopped" in panel.status_label.text()
+    result = panel.last_outcome.result
+    assert result.status == "stopped" and "Stopped" in panel.status_label.text()
+    # The trained network is here, in the window's process, whichever side trained it.
+    assert panel.trained is not None and panel.trained.result is result
+    assert type(panel.trained.module).__name__ == "GraphModule"
 
 
 def test_worker_signals_reach_the_widgets_in_the_gui_thread(qtbot, make_panel, monkeypatch, tiny, finish_run):
