@@ -3,9 +3,9 @@
 Why a process and not only a thread: PyTorch releases Python's global lock inside its
 operators, but a small network spends much of each batch in Python (the optimizer, the
 module calls), so a trainer in a thread and a window painting its curves take turns on one
-lock — measured here, the window froze for up to 60–80 ms at a time and training ran at
-0.83–0.88 of its headless speed (tests/benchmarks/bench_ui_training.py). In a process of
-its own the trainer has an interpreter to itself and the window has the other. It also
+lock — measured with tests/benchmarks/bench_ui_training.py (--thread), training in a thread
+runs at 0.89–0.91 of its headless speed with the window open, in this process at 1.00–1.01.
+In a process of its own the trainer has an interpreter to itself and the window has the other. It also
 means a crash in native code, or the system killing the trainer for memory, ends the run
 with a message instead of taking the window and the unsaved design with it.
 
@@ -194,10 +194,11 @@ class TrainingProcess:
             except (EOFError, OSError):
                 raise TrainingProcessDied(f"the training process {_exit_description(self._exit_code())}") from None
             if message is not None:
-                if message[0] == "finished":
+                finished = message[0] == "finished"
+                if finished:
                     self._in_run = False
                 yield message
-                if not self._in_run:
+                if finished:
                     return
                 continue
             if not self._process.is_alive():

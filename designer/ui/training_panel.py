@@ -104,12 +104,9 @@ class TrainingPanel(QWidget):
         self.diagnosis: Diagnosis | None = None
         self._num_classes = 10
         self._run_started_at = 0.0
-        self._samples_per_second = 0.0
         # Batch updates arrive up to 20 times a second; the progress widgets are repainted
         # at most PROGRESS_PER_SECOND times (each repaint costs the GUI thread, not the trainer).
-        self._latest_batch = None
-        self._pending_seconds = 0.0
-        self._pending_samples = 0
+        self._reset_progress()
         self._progress_timer = QTimer(self)
         self._progress_timer.setSingleShot(True)
         self._progress_timer.setInterval(1000 // PROGRESS_PER_SECOND)
@@ -490,10 +487,7 @@ class TrainingPanel(QWidget):
         self.epoch_progress.setFormat("epoch")
         self.run_progress.setFormat("run")
         self.speed_label.setText(" ")
-        self._samples_per_second = 0.0
-        self._latest_batch = None
-        self._pending_seconds = 0.0
-        self._pending_samples = 0
+        self._reset_progress()
         self.tabs.setCurrentIndex(0)
 
         worker = TrainingWorker(self.document.graph, config, torch_threads=self.torch_threads,
@@ -586,6 +580,12 @@ class TrainingPanel(QWidget):
         self._latest_batch = points.latest
         if not self._progress_timer.isActive():
             self._progress_timer.start()
+
+    def _reset_progress(self) -> None:
+        self._samples_per_second = 0.0
+        self._latest_batch = None
+        self._pending_seconds = 0.0
+        self._pending_samples = 0
 
     @Slot()
     def _on_progress_timer_timeout(self) -> None:
