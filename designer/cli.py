@@ -61,12 +61,9 @@ def build_command_parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser("train", help="train a design headless and save history and checkpoint")
     train.add_argument("file", help="architecture JSON")
-    try:
-        from designer.training.cli import add_training_arguments
-    except ImportError:  # until the training package exists, `train` only takes the file
-        add_training_arguments = None
-    if add_training_arguments is not None:
-        add_training_arguments(train)
+    from designer.training.cli import add_training_arguments
+
+    add_training_arguments(train)
     train.set_defaults(handler=_train)
     return parser
 

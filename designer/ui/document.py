@@ -13,13 +13,11 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 
-from designer.core import Analysis, Edge, Graph, GraphReset, analyze
+from designer.core import Analysis, DesignLockedError, Edge, Graph, GraphReset, analyze
 from designer.core.graph import STRUCTURAL_EVENTS
 from designer.ui import commands
 
-
-class DesignLockedError(Exception):
-    """An edit was attempted while training runs on the design."""
+__all__ = ["DesignDocument", "DesignLockedError"]
 
 
 class DesignDocument(QObject):
