@@ -1,4 +1,4 @@
-"""Dependencies point one way: ui → training, data, nn → core.
+"""Dependencies point one way: ui → lab → training, data, nn → core.
 
 The non-UI packages never import Qt (they run headless and in worker code), and importing
 designer.core never imports torch (the window must open before torch has loaded).
@@ -17,7 +17,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 DESIGNER = ROOT / "designer"
 QT_MODULES = ("PySide6", "shiboken6", "pyqtgraph", "PyQt5", "PyQt6")
-PACKAGES = ("designer.core", "designer.nn", "designer.data", "designer.training")
+PACKAGES = ("designer.core", "designer.nn", "designer.data", "designer.training", "designer.lab")
 
 
 def modules_after_import(package: str) -> list[str]:
@@ -95,4 +95,16 @@ def test_core_imports_nothing_from_the_outer_layers():
         for name in imported_modules(path):
             if name.startswith(("designer.nn", "designer.data", "designer.training", "designer.ui", "torch")):
                 offenders.append(f"{path.relative_to(ROOT)} imports {name}")
+    assert offenders == []
+
+
+def test_nothing_outside_the_training_package_constructs_a_trainer():
+    """Every run goes down the run path (designer.training.run), which builds the Trainer where it trains."""
+    offenders = []
+    for path in sorted(DESIGNER.rglob("*.py")):
+        if path.relative_to(DESIGNER).parts[0] == "training":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) == "Trainer":
+                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert offenders == []

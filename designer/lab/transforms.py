@@ -31,12 +31,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from designer.core import DesignerError, Graph, analyze
-from designer.core.blocks import format_shape
+from designer.core import DesignerError, Graph, analyze, format_shape
 
-#: Blocks that act on each value independently: they pass an unflattened tensor through.
-ELEMENTWISE_TYPES = frozenset({"ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU", "Dropout"})
-ACTIVATION_TYPES = frozenset({"ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU"})
 STATE_PREFIX = "blocks."  # GraphModule keeps one submodule per block in ``self.blocks``
 
 
@@ -176,15 +172,16 @@ def fc_to_conv(graph: Graph, state_dict: dict | None = None):
         in_shapes = [new_shape[edge.source] for edge in edges]
         any_pending = any(edge.source in pending for edge in edges)
         kind = block.type_id
+        entry = block.type
         if kind == "Flatten" and len(in_shapes[0]) == 3:
             removed_flattens.add(block_id)
             new_shape[block_id] = in_shapes[0]
             pending.add(block_id)
-        elif kind in ELEMENTWISE_TYPES:
+        elif entry.elementwise:  # acts on each value alone: an unflattened tensor passes through
             new_shape[block_id] = in_shapes[0]
             if any_pending:
                 pending.add(block_id)
-        elif kind == "FC":
+        elif entry.fully_connected:
             source_shape = in_shapes[0]
             if len(source_shape) == 3 and source_shape[1] == source_shape[2]:
                 converted[block_id] = source_shape
@@ -195,9 +192,9 @@ def fc_to_conv(graph: Graph, state_dict: dict | None = None):
                     skipped.append((block_id, (
                         f"it reads {format_shape(source_shape)}, which is not square, and the Conv "
                         "block has square kernels only; it and the FCs after it stay FCs")))
-                elif edges and graph.block(edges[0].source).type_id == "GAP":
-                    skipped.append((block_id, "it reads the vector GAP makes, which no longer depends "
-                                              "on where things are in the image"))
+                elif edges and graph.block(edges[0].source).type.makes_vector:
+                    skipped.append((block_id, f"it reads the vector {graph.block(edges[0].source).type.label} "
+                                              f"makes, which no longer depends on where things are in the image"))
                 else:
                     skipped.append((block_id, f"it reads a plain vector of {format_shape(source_shape)}"))
                 for edge in edges:
@@ -376,10 +373,10 @@ def fully_convolutional_scores(converted_graph: Graph, state_dict: dict, images)
     graph.set_param(input_id, "height", int(images.shape[2]))
     graph.set_param(input_id, "width", int(images.shape[3]))
     sink = graph.sinks()[0]
-    if graph.block(sink).type_id in ("Flatten", "GAP"):
+    if graph.block(sink).type.makes_vector:
         graph.remove_block(sink)
     for block in list(graph):
-        if block.type_id == "FC":
+        if block.type.fully_connected:
             source = graph.predecessors(block.id)[0]
             raise NotFullyConvolutionalError(
                 f"'{block.id}' is still an FC block (after '{source}'); its weights fix the input size, "
@@ -410,12 +407,7 @@ def _total_stride(graph: Graph) -> int:
     for block_id in graph.topological_order():
         block = graph.block(block_id)
         inherited = max((strides[source] for source in graph.predecessors(block_id)), default=1)
-        own = 1
-        if block.type_id == "Conv2d":
-            own = block.params["stride"]
-        elif block.type_id in ("MaxPool2d", "AvgPool2d"):
-            own = block.params["stride"] or block.params["kernel_size"]
-        strides[block_id] = inherited * own
+        strides[block_id] = inherited * block.type.stride(block.params)
     return strides[graph.sinks()[0]]
 
 
