@@ -1,13 +1,13 @@
 """Depth × width sweep of the FC head: accuracy against parameters and against training time.
 
-Each variant trains in the worker thread with the training dock's settings (epochs from
-here); the scatter plots and the table grow as runs finish; the Pareto front (no other run
-is both cheaper and more accurate) is drawn as a line through ringed points.
+The variants (``designer.lab.sweep``) go to the training process as one queue with the
+training dock's settings (epochs from here); the scatter plots and the table grow as runs
+end; the Pareto front (no other run is both cheaper and more accurate) is drawn as a line
+through ringed points.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 
 import numpy as np
@@ -18,11 +18,11 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFileDia
                                QLabel, QLineEdit, QProgressBar, QPushButton, QSpinBox, QSplitter, QTableWidget,
                                QTableWidgetItem, QWidget)
 
-from designer.ui.lab.common import MUTED_STYLE, LabDialog, final_validation_accuracy, style_plot, train_graph
-from designer.ui.lab.models import load_dataset_cached
+from designer.core import types_in_category
+from designer.ui.lab.common import MUTED_STYLE, LabDialog, style_plot
 from designer.ui.style import FC_COLOUR, hex_colour
 
-ACTIVATIONS = ("ReLU", "LeakyReLU", "GELU", "Tanh", "Sigmoid")  # designer.nn.transforms.ACTIVATION_TYPES
+ACTIVATIONS = types_in_category("Activation")
 DEPTHS = (0, 1, 2, 3)
 POINT_COLOUR = "#3B7DD8"
 FRONT_COLOUR = hex_colour(FC_COLOUR)
@@ -49,47 +49,16 @@ def parse_widths(text: str) -> tuple[int, ...]:
     return tuple(dict.fromkeys(widths))
 
 
-def run_sweep_task(context, graph, spec, config, train_function=None) -> list:
-    """Train every variant; reports each finished SweepRun; on cancel returns those finished."""
-    from designer.training.experiments import run_sweep
-
-    variants = spec.variants(graph)
-    config = dataclasses.replace(config, epochs=spec.epochs)
-    dataset = None
-
-    def train(variant_graph):
-        nonlocal dataset
-        if train_function is not None:
-            return train_function(variant_graph)
-        if dataset is None:
-            dataset = load_dataset_cached(config.dataset, config.data_folder, download=config.download)
-        _trainer, result = train_graph(context, variant_graph, config, dataset, label=variant_graph.name)
-        if result.status == "failed":
-            raise RuntimeError(result.message)
-        if context.cancelled():
-            raise RuntimeError("cancelled")
-        return final_validation_accuracy(result), result.seconds
-
-    runs = []
-    for index, variant in enumerate(variants):
-        if context.cancelled():
-            break
-        context.report(("starting", index, len(variants), variant[0]), force=True)
-        finished = run_sweep([variant], train, should_cancel=context.cancelled)
-        if context.cancelled():
-            break  # the variant cut short is not a result
-        runs.extend(finished)
-        context.report(("run", index + 1, len(variants), finished[0]), force=True)
-    return runs
-
-
 class SweepDialog(LabDialog):
     def __init__(self, lab, parent: QWidget | None = None) -> None:
         super().__init__(lab, "FC lab — Depth × width sweep", parent)
         self.runs: list = []
-        #: tests may set ``train_function(graph) -> (validation accuracy, seconds)`` instead of real training
-        self.train_function = None
-        self._total = 0
+        self._requests: list = []
+        self.training = self.add_training()
+        self.training.run_started.connect(self._on_training_run_started)
+        self.training.batches_done.connect(self._on_training_batches_done)
+        self.training.run_ended.connect(self._on_training_run_ended)
+        self.training.finished.connect(self._on_training_finished)
 
         intro = QLabel("Each variant keeps the design's convolutions and gets a new FC head: depth hidden FC "
                        "layers of a given width. Which heads buy accuracy, and which only cost parameters and time?")
@@ -168,8 +137,6 @@ class SweepDialog(LabDialog):
         self.layout_.addWidget(self.progress)
         self.layout_.addWidget(splitter, 1)
         self.layout_.addWidget(self.status_label)
-        self.runner.progress.connect(self._on_runner_progress)
-        self.runner.finished.connect(self._on_runner_finished)
         self.runner.running_changed.connect(self._on_runner_running_changed)
         self._on_runner_running_changed(False)
         self.resize(1100, 800)
@@ -184,7 +151,7 @@ class SweepDialog(LabDialog):
         self.epochs_spin.setValue(epochs)
 
     def spec(self):
-        from designer.training.experiments import SweepSpec
+        from designer.lab.sweep import SweepSpec
 
         depths = tuple(depth for depth, check in self.depth_checks.items() if check.isChecked())
         if not depths:
@@ -205,22 +172,21 @@ class SweepDialog(LabDialog):
         if self.runner.running:
             return False
         from designer.core import DesignerError
+        from designer.lab.sweep import sweep_requests
 
+        config = self.lab.models.training_config()
         try:
-            spec = self.spec()
-            graph = self.document.graph.copy()
-            spec.variants(graph)  # refuse a design without a usable head before starting a thread
-        except (ValueError, DesignerError) as error:
+            requests = sweep_requests(self.document.graph.copy(), self.spec(), config)
+        except (ValueError, DesignerError) as error:  # refused before a run starts: settings, or no usable head
             self.set_status(f"Cannot start: {error}", error=True)
             return False
-        config = self.lab.models.training_config()
+        self._requests = requests
         self.runs = []
         self._refresh()
         self.progress.setValue(0)
-        self.set_status(f"Training {len(spec.variants(graph))} variants on {config.dataset}, "
-                        f"{spec.epochs} epoch(s) each…")
-        train_function = self.train_function
-        return self.runner.start(lambda context: run_sweep_task(context, graph, spec, config, train_function))
+        self.set_status(f"Training {len(requests)} variants on {config.dataset}, "
+                        f"{requests[0].config.epochs} epoch(s) each…")
+        return self.training.start(requests)
 
     @Slot()
     def _on_start_button_clicked(self) -> None:
@@ -232,29 +198,42 @@ class SweepDialog(LabDialog):
         self.cancel_button.setEnabled(running)
         self.export_button.setEnabled(not running and bool(self.runs))
 
-    @Slot(object)
-    def _on_runner_progress(self, data) -> None:
-        if data[0] == "starting":
-            _kind, index, total, label = data
-            self._total = total
-            self.progress.setValue(int(1000 * index / total))
-            self.progress.setFormat(f"{index}/{total} done — training {label}")
-        elif data[0] == "run":
-            _kind, done, total, run = data
-            self.runs.append(run)
-            self.progress.setValue(int(1000 * done / total))
-            self.progress.setFormat(f"{done}/{total} done")
-            self._refresh()
+    def _index_of(self, run_id: str) -> int:
+        return next((index for index, request in enumerate(self._requests) if request.run_id == run_id), 0)
 
     @Slot(object)
-    def _on_runner_finished(self, outcome) -> None:
+    def _on_training_run_started(self, event) -> None:
+        index, total = self._index_of(event.run_id), len(self._requests)
+        self.progress.setValue(int(1000 * index / total))
+        self.progress.setFormat(f"{index}/{total} done — training {self._requests[index].label}")
+
+    @Slot(object)
+    def _on_training_batches_done(self, event) -> None:
+        index, latest = self._index_of(event.run_id), event.points.latest
+        request = self._requests[index]
+        within = ((latest.epoch - 1) + latest.batch / latest.batches) / request.config.epochs
+        self.progress.setValue(int(1000 * (index + within) / len(self._requests)))
+
+    @Slot(object)
+    def _on_training_run_ended(self, event) -> None:
+        from designer.lab.sweep import cut_short, sweep_run
+
+        request = self._requests[self._index_of(event.run_id)]
+        if cut_short(request, event.result, self.training.control):
+            return  # cancelled: the variant cut short is not a result
+        self.runs.append(sweep_run(request, event.result))
+        total = len(self._requests)
+        self.progress.setValue(int(1000 * len(self.runs) / total))
+        self.progress.setFormat(f"{len(self.runs)}/{total} done")
+        self._refresh()
+
+    @Slot(object)
+    def _on_training_finished(self, outcome) -> None:
         if outcome.error:
             self.set_status(f"The sweep failed: {outcome.error}", error=True)
         elif outcome.cancelled:
             self.set_status(f"Cancelled after {len(self.runs)} run(s); they are kept below.")
         else:
-            self.runs = list(outcome.value)
-            self._refresh()
             self.progress.setValue(1000)
             best = max((run for run in self.runs if run.ok), key=lambda run: run.accuracy, default=None)
             self.set_status(f"Done: {len(self.runs)} variants." + (
@@ -265,7 +244,7 @@ class SweepDialog(LabDialog):
     # ------------------------------------------------------------------ showing runs
 
     def _refresh(self) -> None:
-        from designer.training.experiments import pareto_runs
+        from designer.lab.sweep import pareto_runs
 
         usable = [run for run in self.runs if run.ok]
         for key, plot in (("parameters", self.params_plot), ("seconds", self.time_plot)):
@@ -310,12 +289,12 @@ class SweepDialog(LabDialog):
         self.params_plot.getAxis("bottom").setTicks([major, minor])
 
     def front_labels(self, cost: str = "parameters") -> list[str]:
-        from designer.training.experiments import pareto_runs
+        from designer.lab.sweep import pareto_runs
 
         return [run.label for run in pareto_runs(self.runs, cost)]
 
     def _fill_table(self) -> None:
-        from designer.training.experiments import pareto_runs
+        from designer.lab.sweep import pareto_runs
 
         on_params = {id(run) for run in pareto_runs(self.runs, "parameters")}
         on_time = {id(run) for run in pareto_runs(self.runs, "seconds")}
@@ -341,7 +320,7 @@ class SweepDialog(LabDialog):
         return path or None
 
     def export_csv(self, path) -> bool:
-        from designer.training.experiments import runs_to_csv
+        from designer.lab.sweep import runs_to_csv
 
         try:
             runs_to_csv(self.runs, path)
