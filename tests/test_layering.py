@@ -108,3 +108,13 @@ def test_nothing_outside_the_training_package_constructs_a_trainer():
             if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) == "Trainer":
                 offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert offenders == []
+
+
+@pytest.mark.parametrize("module", ["designer.training.run", "designer.training.fit", "designer.training.datasets",
+                                    "designer.lab.sweep", "designer.lab.compare", "designer.lab.models"])
+def test_what_the_window_uses_before_a_run_does_not_load_torch(module):
+    """The dock checks and builds requests, the sweep window finds the head, in the GUI thread:
+    torch must load in the training process (or a worker thread), never there."""
+    loaded = modules_after_import(module)
+    assert [name for name in loaded if is_top(name, ("torch",))] == []
+    assert [name for name in loaded if is_top(name, QT_MODULES)] == []

@@ -151,11 +151,13 @@ def sweep_requests(graph: Graph, spec: SweepSpec, config: TrainConfig, launch=No
             for label, variant in spec.variants(graph)]
 
 
-def sweep_run(request, result) -> SweepRun:
-    """A variant's row: its counts, and its final validation accuracy and training time (or its error)."""
-    from designer.core.fileformat import parse_document
+def sweep_run(request, result, graph: Graph | None = None) -> SweepRun:
+    """A variant's row: its counts, and its final validation accuracy and training time (or its error).
+    ``graph``: the variant's graph when the caller kept it (else read back from the request)."""
+    if graph is None:
+        from designer.core.fileformat import parse_document
 
-    graph = parse_document(request.design)
+        graph = parse_document(request.design)
     analysis = analyze(graph)
     train_result = result.result
     accuracy, error = None, ""

@@ -29,9 +29,11 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from designer.core import DesignerError, Graph, analyze, format_shape
+
+# torch is imported by the functions that run networks, not here: the sweep window finds a
+# design's head (``find_head``) in the GUI thread, which must not load torch.
 
 STATE_PREFIX = "blocks."  # GraphModule keeps one submodule per block in ``self.blocks``
 
@@ -321,8 +323,10 @@ def _convert_state(state_dict: dict, graph: Graph, shapes: dict, converted: dict
     return result
 
 
-def compare_outputs(module_a: torch.nn.Module, module_b: torch.nn.Module, images) -> float:
-    """Largest |difference| between two modules' outputs on the same images (eval mode)."""
+def compare_outputs(module_a, module_b, images) -> float:
+    """Largest |difference| between two torch modules' outputs on the same images (eval mode)."""
+    import torch
+
     images = torch.as_tensor(images)
     modes = (module_a.training, module_b.training)
     module_a.eval()
@@ -357,6 +361,8 @@ def fully_convolutional_scores(converted_graph: Graph, state_dict: dict, images)
     size) or an FC after GAP (GAP has already averaged position away) cannot; it raises
     ``NotFullyConvolutionalError`` saying which block is in the way.
     """
+    import torch
+
     images = torch.as_tensor(images)
     if images.ndim == 3:
         images = images.unsqueeze(0)
@@ -418,6 +424,8 @@ def tile_images(images, columns: int | None = None, spacing: int = 0, fill: floa
     With ``spacing`` 0 and one row, image j occupies columns j·W … j·W+W−1, so a network
     whose score map has stride s reads image j at output column j·W/s.
     """
+    import torch
+
     images = torch.as_tensor(images)
     if images.ndim != 4 or images.shape[0] == 0:
         raise TransformError(f"images must be a non-empty B×C×H×W batch, got shape {tuple(images.shape)}")

@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Slot
+from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QHeaderView,
                                QLabel, QLineEdit, QProgressBar, QPushButton, QSpinBox, QSplitter, QTableWidget,
@@ -54,6 +54,7 @@ class SweepDialog(LabDialog):
         super().__init__(lab, "FC lab — Depth × width sweep", parent)
         self.runs: list = []
         self._requests: list = []
+        self._graphs: dict = {}  # run id → the variant's graph
         self.training = self.add_training()
         self.training.run_started.connect(self._on_training_run_started)
         self.training.batches_done.connect(self._on_training_batches_done)
@@ -118,7 +119,7 @@ class SweepDialog(LabDialog):
                                          symbolPen=pg.mkPen(FRONT_COLOUR, width=2.5), name="Pareto front")
             self.scatters[key] = pg.ScatterPlotItem(size=9, brush=pg.mkBrush(POINT_COLOUR), pen=pg.mkPen("w"))
             plot.addItem(self.scatters[key])
-            self.labels[key] = []
+            self.labels[key] = {}  # id(run) → its TextItem
 
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
@@ -176,11 +177,13 @@ class SweepDialog(LabDialog):
 
         config = self.lab.models.training_config()
         try:
-            requests = sweep_requests(self.document.graph.copy(), self.spec(), config)
+            spec, graph = self.spec(), self.document.graph.copy()
+            requests = sweep_requests(graph, spec, config)
         except (ValueError, DesignerError) as error:  # refused before a run starts: settings, or no usable head
             self.set_status(f"Cannot start: {error}", error=True)
             return False
         self._requests = requests
+        self._graphs = {request.run_id: graph for request, (_label, graph) in zip(requests, spec.variants(graph))}
         self.runs = []
         self._refresh()
         self.progress.setValue(0)
@@ -221,11 +224,11 @@ class SweepDialog(LabDialog):
         request = self._requests[self._index_of(event.run_id)]
         if cut_short(request, event.result, self.training.control):
             return  # cancelled: the variant cut short is not a result
-        self.runs.append(sweep_run(request, event.result))
+        self.runs.append(sweep_run(request, event.result, self._graphs.get(event.run_id)))
         total = len(self._requests)
         self.progress.setValue(int(1000 * len(self.runs) / total))
         self.progress.setFormat(f"{len(self.runs)}/{total} done")
-        self._refresh()
+        self._refresh_in_turns()
 
     @Slot(object)
     def _on_training_finished(self, outcome) -> None:
@@ -234,6 +237,7 @@ class SweepDialog(LabDialog):
         elif outcome.cancelled:
             self.set_status(f"Cancelled after {len(self.runs)} run(s); they are kept below.")
         else:
+            self._refresh()
             self.progress.setValue(1000)
             best = max((run for run in self.runs if run.ok), key=lambda run: run.accuracy, default=None)
             self.set_status(f"Done: {len(self.runs)} variants." + (
@@ -244,30 +248,50 @@ class SweepDialog(LabDialog):
     # ------------------------------------------------------------------ showing runs
 
     def _refresh(self) -> None:
+        """Both plots and the table, now."""
+        for key in ("parameters", "seconds"):
+            self._refresh_plot(key)
+        self._fill_table()
+
+    def _refresh_in_turns(self) -> None:
+        """The same, spread over two turns of the event loop while the sweep runs: each repaint of
+        a plot costs tens of milliseconds, and the window must not freeze that long at once."""
+        self._refresh_plot("parameters")
+        QTimer.singleShot(0, self._on_second_turn_timeout)
+
+    @Slot()
+    def _on_second_turn_timeout(self) -> None:
+        self._refresh_plot("seconds")
+        self._fill_table()
+
+    def _refresh_plot(self, key: str) -> None:
         from designer.lab.sweep import pareto_runs
 
+        plot = self.params_plot if key == "parameters" else self.time_plot
         usable = [run for run in self.runs if run.ok]
-        for key, plot in (("parameters", self.params_plot), ("seconds", self.time_plot)):
-            costs = [float(run.parameters) if key == "parameters" else float(run.seconds) for run in usable]
-            self.scatters[key].setData(
-                x=np.log10(costs) if key == "parameters" and costs else np.asarray(costs, dtype=np.float64),
-                y=np.asarray([run.accuracy for run in usable], dtype=np.float64))
-            front = pareto_runs(usable, key) if usable else []
-            front_costs = [float(run.parameters) if key == "parameters" else float(run.seconds) for run in front]
-            if key == "parameters":
-                front_costs = [math.log10(cost) for cost in front_costs]
-            self.fronts[key].setData(np.asarray(front_costs, dtype=np.float64),
-                                     np.asarray([run.accuracy for run in front], dtype=np.float64))
-            for item in self.labels[key]:
-                plot.removeItem(item)
-            self.labels[key] = []
-            for run, cost in zip(usable, costs):
+        costs = [float(run.parameters) if key == "parameters" else float(run.seconds) for run in usable]
+        places = [math.log10(cost) if key == "parameters" else cost for cost in costs]
+        self.scatters[key].setData(x=np.asarray(places, dtype=np.float64),
+                                   y=np.asarray([run.accuracy for run in usable], dtype=np.float64))
+        front = pareto_runs(usable, key) if usable else []
+        front_costs = [float(run.parameters) if key == "parameters" else float(run.seconds) for run in front]
+        if key == "parameters":
+            front_costs = [math.log10(cost) for cost in front_costs]
+        self.fronts[key].setData(np.asarray(front_costs, dtype=np.float64),
+                                 np.asarray([run.accuracy for run in front], dtype=np.float64))
+        # A run's label never moves: add the new ones, drop those of runs no longer listed.
+        labels = self.labels[key]
+        listed = {id(run) for run in usable}
+        for run_key in [run_key for run_key in labels if run_key not in listed]:
+            plot.removeItem(labels.pop(run_key))
+        for run, place in zip(usable, places):
+            if id(run) not in labels:
                 text = pg.TextItem(run.label, color="#1F2328", anchor=(0.0, 1.1))
-                text.setPos(math.log10(cost) if key == "parameters" else cost, run.accuracy)
+                text.setPos(place, run.accuracy)
                 plot.addItem(text)
-                self.labels[key].append(text)
-        self._set_parameter_ticks([run.parameters for run in usable])
-        self._fill_table()
+                labels[id(run)] = text
+        if key == "parameters":
+            self._set_parameter_ticks([run.parameters for run in usable])
 
     def _set_parameter_ticks(self, parameters) -> None:
         def format_count(value: float) -> str:
