@@ -111,6 +111,7 @@ def test_nothing_outside_the_training_package_constructs_a_trainer():
 
 
 @pytest.mark.parametrize("module", ["designer.training.run", "designer.training.fit", "designer.training.datasets",
+                                    "designer.training.normalisation",
                                     "designer.lab.sweep", "designer.lab.compare", "designer.lab.models"])
 def test_what_the_window_uses_before_a_run_does_not_load_torch(module):
     """The dock checks and builds requests, the sweep window finds the head, in the GUI thread:
@@ -118,3 +119,20 @@ def test_what_the_window_uses_before_a_run_does_not_load_torch(module):
     loaded = modules_after_import(module)
     assert [name for name in loaded if is_top(name, ("torch",))] == []
     assert [name for name in loaded if is_top(name, QT_MODULES)] == []
+
+
+def test_a_runs_events_and_results_unpickle_without_torch():
+    """The window reads them from the training process; a sweep must not load torch there."""
+    code = ("import pickle, sys, numpy as np\n"
+            "from designer.training.normalisation import Normalisation\n"
+            "from designer.training.records import TrainResult, RunInfo\n"
+            "from designer.training.run import RunEnded, RunResult, RunOutcome, RunStarted\n"
+            "result = RunResult('a', RunOutcome(TrainResult('finished', 'ok', 1, 1, 0.1, 0.9, [[1]], 1.0), "
+            "RunInfo('cpu', 1, 1, 1, 1, 1, ('0',)), ('0',), np.zeros((1, 1, 2, 2), np.uint8)), "
+            "{'w': np.zeros(3)}, Normalisation((0.5,), (0.2,)))\n"
+            "blob = pickle.dumps([RunEnded('a', result), RunStarted('a', result.outcome.info, 1)])\n"
+            "for name in [m for m in sys.modules if m.startswith('designer')]: del sys.modules[name]\n"
+            "pickle.loads(blob); print(any(m.split('.')[0] == 'torch' for m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"

@@ -170,8 +170,9 @@ def run_session(request, emit, *, stop, abort, torch_threads: int | None = None)
     if request.find_mistakes and result.test_accuracy is not None:
         emit(StatusChanged(run_id, "Finding misclassified test images…"))
         outcome = _with_mistakes(outcome, trainer, dataset, abort, torch)
-    module = trainer.module if request.keep_weights else None
-    return RunResult(run_id, outcome, normalisation=trainer.normalisation, module=module)
+    if not request.keep_weights:  # a sweep needs the figures only
+        return RunResult(run_id, outcome)
+    return RunResult(run_id, outcome, normalisation=trainer.normalisation, module=trainer.module)
 
 
 def _with_mistakes(outcome: RunOutcome, trainer, dataset, abort, torch) -> RunOutcome:

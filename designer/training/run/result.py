@@ -34,7 +34,7 @@ class RunResult:
     run_id: str
     outcome: RunOutcome
     weights: dict | None = None
-    normalisation: object | None = None  # designer.training.evaluation.Normalisation
+    normalisation: object | None = None  # designer.training.normalisation.Normalisation
     module: object | None = None
 
     @property
@@ -69,7 +69,7 @@ class TrainedModel:
     graph: Graph  # the design exactly as trained (a copy)
     config: TrainConfig
     module: object  # torch.nn.Module, on the CPU, in eval mode
-    normalisation: object  # designer.training.evaluation.Normalisation, or None
+    normalisation: object  # designer.training.normalisation.Normalisation, or None
     class_names: tuple[str, ...]
     result: TrainResult | None = None
     source: str = ""  # a checkpoint file it was loaded from, else ""
