@@ -26,6 +26,7 @@ ACTIVATIONS = types_in_category("Activation")
 DEPTHS = (0, 1, 2, 3)
 POINT_COLOUR = "#3B7DD8"
 FRONT_COLOUR = hex_colour(FC_COLOUR)
+SECOND_TURN_MS = 40
 COLUMNS = ("variant", "parameters", "MACs", "validation accuracy", "training time", "Pareto (params)",
            "Pareto (time)", "error")
 
@@ -102,13 +103,19 @@ class SweepDialog(LabDialog):
         self.progress.setRange(0, 1000)
         self.progress.setFormat(" ")
 
-        self.plots = pg.GraphicsLayoutWidget()
-        self.plots.setBackground("w")
-        self.plots.setMinimumHeight(300)
-        self.params_plot = style_plot(self.plots.addPlot(row=0, col=0), "Validation accuracy vs parameters",
+        # Two views, not one with two plots: a finished variant redraws one plot per turn of the
+        # event loop (_refresh_in_turns), and each view repaints only itself.
+        self.views = {key: pg.PlotWidget(background="w") for key in ("parameters", "seconds")}
+        self.plots = QWidget()
+        plots_layout = QHBoxLayout(self.plots)
+        plots_layout.setContentsMargins(0, 0, 0, 0)
+        for view in self.views.values():
+            view.setMinimumHeight(300)
+            plots_layout.addWidget(view)
+        self.params_plot = style_plot(self.views["parameters"].getPlotItem(), "Validation accuracy vs parameters",
                                       "parameters (log scale)", "validation accuracy")
         # x is log10(parameters), drawn by hand with readable ticks ("50k", "200k", "1M").
-        self.time_plot = style_plot(self.plots.addPlot(row=0, col=1), "Validation accuracy vs training time",
+        self.time_plot = style_plot(self.views["seconds"].getPlotItem(), "Validation accuracy vs training time",
                                     "training time (s)", "validation accuracy")
         self.scatters, self.fronts, self.labels = {}, {}, {}
         for key, plot in (("parameters", self.params_plot), ("seconds", self.time_plot)):
@@ -257,7 +264,8 @@ class SweepDialog(LabDialog):
         """The same, spread over two turns of the event loop while the sweep runs: each repaint of
         a plot costs tens of milliseconds, and the window must not freeze that long at once."""
         self._refresh_plot("parameters")
-        QTimer.singleShot(0, self._on_second_turn_timeout)
+        # Later than the next turn: the first plot's repaint (a posted event) must come in between.
+        QTimer.singleShot(SECOND_TURN_MS, self._on_second_turn_timeout)
 
     @Slot()
     def _on_second_turn_timeout(self) -> None:
@@ -288,7 +296,9 @@ class SweepDialog(LabDialog):
             if id(run) not in labels:
                 text = pg.TextItem(run.label, color="#1F2328", anchor=(0.0, 1.1))
                 text.setPos(place, run.accuracy)
-                plot.addItem(text)
+                # Not part of the auto-range: a label's extent in data units depends on the range
+                # itself, so the range and the labels would chase each other over a dozen repaints.
+                plot.addItem(text, ignoreBounds=True)
                 labels[id(run)] = text
         if key == "parameters":
             self._set_parameter_ticks([run.parameters for run in usable])
