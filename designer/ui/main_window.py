@@ -28,10 +28,12 @@ from designer.core import (
 )
 from designer.ui.canvas import CanvasView
 from designer.ui.document import DesignDocument
+from designer.ui.help import HelpPage, getting_started_html, shortcuts_html
 from designer.ui.inspector import InspectorPanel
 from designer.ui.layout import apply_layout, needs_layout
 from designer.ui.palette import PalettePanel
 from designer.ui.parameter_panel import ParameterPanel
+from designer.ui.shortcuts import set_shortcuts
 from designer.ui.style import ERROR_COLOUR, FC_COLOUR, hex_colour
 
 ORGANISATION = "NetworkDesigner"
@@ -78,6 +80,7 @@ class MainWindow(QMainWindow):
         self.menus: dict[str, QMenu] = {}
         self.docks: dict[str, QDockWidget] = {}
         self.named_actions: dict[str, QAction] = {}
+        self.help_pages: dict[str, HelpPage] = {}
 
         self.setObjectName("MainWindow")
         self.setAcceptDrops(True)
@@ -155,8 +158,7 @@ class MainWindow(QMainWindow):
     def _action(self, name: str, text: str, slot, shortcut=None, menu: str | None = None) -> QAction:
         action = QAction(text, self)
         if shortcut is not None:
-            shortcuts = shortcut if isinstance(shortcut, list) else [shortcut]
-            action.setShortcuts([QKeySequence(key) for key in shortcuts])
+            set_shortcuts(action, *(shortcut if isinstance(shortcut, list) else [shortcut]))
         action.triggered.connect(slot)
         self.named_actions[name] = action
         if menu is not None:
@@ -186,9 +188,11 @@ class MainWindow(QMainWindow):
 
         edit = self.menus["edit"]
         undo = self.document.undo_stack.createUndoAction(self, "&Undo")
-        undo.setShortcuts([QKeySequence(keys.Undo)])
+        set_shortcuts(undo, keys.Undo)
         redo = self.document.undo_stack.createRedoAction(self, "&Redo")
-        redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence(keys.Redo)])
+        # Redo is Ctrl+Y on Windows and Ctrl+Shift+Z elsewhere; both work everywhere, and
+        # set_shortcuts keeps the one the platform already binds from being added twice.
+        set_shortcuts(redo, keys.Redo, "Ctrl+Shift+Z", "Ctrl+Y")
         edit.addAction(undo)
         edit.addAction(redo)
         self.named_actions["undo"], self.named_actions["redo"] = undo, redo
@@ -196,19 +200,22 @@ class MainWindow(QMainWindow):
         self._action("cut", "Cu&t", self.canvas.cut_selection, keys.Cut, "edit")
         self._action("copy", "&Copy", self.canvas.copy_selection, keys.Copy, "edit")
         self._action("paste", "&Paste", self.canvas.paste, keys.Paste, "edit")
-        self._action("delete", "&Delete", self.canvas.delete_selection, [QKeySequence(keys.Delete), "Backspace"], "edit")
+        self._action("delete", "&Delete", self.canvas.delete_selection, [keys.Delete, "Backspace"], "edit")
         edit.addSeparator()
         self._action("select_all", "Select &All", self.canvas.select_all, keys.SelectAll, "edit")
 
         view = self.menus["view"]
         self._action("fit", "&Fit to Window", self.canvas.fit_view, "Ctrl+0", "view")
-        self._action("zoom_in", "Zoom &In", self.canvas.zoom_in, [QKeySequence(keys.ZoomIn), "Ctrl+="], "view")
+        self._action("zoom_in", "Zoom &In", self.canvas.zoom_in, [keys.ZoomIn, "Ctrl+="], "view")
         self._action("zoom_out", "Zoom &Out", self.canvas.zoom_out, keys.ZoomOut, "view")
         view.addSeparator()
         self._action("auto_layout", "&Auto Layout", self.canvas.apply_auto_layout, "Ctrl+L", "view")
         view.addSeparator()
         self.menus["panels"] = view.addMenu("&Panels")
 
+        self._action("getting_started", "&Getting Started", self.show_getting_started, keys.HelpContents, "help")
+        self._action("shortcuts", "&Keyboard Shortcuts", self.show_keyboard_shortcuts, None, "help")
+        self.menus["help"].addSeparator()
         self._action("about", "&About Network Designer", self._on_about_triggered, None, "help")
 
     def _build_status_bar(self) -> None:
@@ -439,6 +446,25 @@ class MainWindow(QMainWindow):
     def _on_canvas_files_dropped(self, paths: list) -> None:
         if paths:
             self.open_path(paths[0])
+
+    @Slot()
+    def show_getting_started(self) -> HelpPage:
+        return self._show_help_page("getting_started", "Getting Started", getting_started_html())
+
+    @Slot()
+    def show_keyboard_shortcuts(self) -> HelpPage:
+        # Made afresh at each opening: the menus (and other parts' actions) may have changed.
+        return self._show_help_page("shortcuts", "Keyboard Shortcuts", shortcuts_html(self.menuBar()))
+
+    def _show_help_page(self, name: str, title: str, text: str) -> HelpPage:
+        page = self.help_pages.get(name)
+        if page is None:
+            page = self.help_pages[name] = HelpPage(f"{title} — {APPLICATION}", text, self)
+        else:
+            page.set_text(text)
+        page.show()
+        page.raise_()
+        return page
 
     @Slot()
     def _on_about_triggered(self) -> None:
