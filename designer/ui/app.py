@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 EXIT_BAD_INPUT = 2
-SCREENSHOT_SIZE = (1600, 1000)
+SCREENSHOT_SIZE = (1400, 900)  # the window's default size: what a new user sees
 DEFAULT_TEMPLATE = "lenet5.json"
 
 

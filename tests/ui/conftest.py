@@ -123,3 +123,17 @@ def make_panel(qtbot):
     yield make
     for panel in panels:
         assert panel.shutdown(5000), "the worker thread did not end"
+
+
+@pytest.fixture
+def styled(qapp):
+    """The program's own look (``apply_style``) for one test, then Qt's defaults back."""
+    from designer.ui.style import apply_style
+
+    style_name, palette, font = qapp.style().name(), qapp.palette(), qapp.font()
+    apply_style(qapp)
+    yield qapp
+    qapp.setStyleSheet("")
+    qapp.setStyle(style_name)
+    qapp.setPalette(palette)
+    qapp.setFont(font)
