@@ -13,7 +13,7 @@ import html
 import math
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, Signal, Slot
+from PySide6.QtCore import QEvent, QObject, Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QCheckBox,
@@ -42,6 +42,7 @@ from designer.core import (
     format_shape,
 )
 from designer.ui.document import DesignDocument, DesignLockedError
+from designer.ui.shortcuts import REDO_KEYS, UNDO_KEYS, key_combinations
 from designer.ui.style import CATEGORY_COLOURS, ERROR_COLOUR, FC_COLOUR, MUTED_TEXT_COLOUR, hex_colour
 
 _INT_LIMIT = 2**31 - 1  # QSpinBox holds a C int
@@ -63,12 +64,14 @@ class ParameterEditor(QObject):
     #: the user changed the widget: (parameter name, model value)
     edited = Signal(str, object)
 
-    def __init__(self, spec: ParamSpec, parent: QWidget) -> None:
+    def __init__(self, spec: ParamSpec, parent: QWidget, key_filter: QObject | None = None) -> None:
         super().__init__(parent)
         self.spec = spec
         self.widget = self._make_widget(parent)
         if spec.help:
             self.widget.setToolTip(spec.help)
+        if key_filter is not None and isinstance(self.widget, QAbstractSpinBox):
+            self.widget.installEventFilter(key_filter)
 
     def _make_widget(self, parent: QWidget) -> QWidget:
         spec = self.spec
@@ -162,6 +165,40 @@ class ParameterEditor(QObject):
         self.edited.emit(self.spec.name, text)
 
 
+class DesignUndoInFields(QObject):
+    """Lets the Undo and Redo keys typed in a spin box undo and redo the design.
+
+    A spin box's line edit claims those keys for its own text history, so Ctrl+Z in a focused
+    field did nothing to the design (issue 14g). Every acceptable value typed is already in the
+    design (keyboard tracking: one merged undo step per parameter), so the design's history
+    holds all the field's history too, and the keys go to the window's Undo/Redo instead.
+    Only a half-typed entry (empty, "-", out of range) is not in the design yet: then Undo
+    puts the field back to the design's value and leaves the design alone.
+    """
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._keys = key_combinations(UNDO_KEYS) | key_combinations(REDO_KEYS)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        kind = event.type()
+        if kind not in (QEvent.Type.ShortcutOverride, QEvent.Type.KeyPress) \
+                or not isinstance(watched, QAbstractSpinBox) or event.keyCombination() not in self._keys:
+            return False
+        half_typed = not watched.hasAcceptableInput()
+        if kind == QEvent.Type.ShortcutOverride:
+            if half_typed:
+                event.accept()  # the key press comes to the field (below) instead of the window
+            else:
+                event.ignore()  # not claimed: the window's Undo/Redo action takes the key
+            return True
+        if half_typed:
+            watched.interpretText()  # an unacceptable text falls back to the last value
+            watched.selectAll()
+            return True
+        return False  # no window action took the key (an inspector on its own): the field's undo
+
+
 def _label(parent: QWidget, *, word_wrap: bool = True, selectable: bool = False) -> QLabel:
     label = QLabel(parent)
     label.setWordWrap(word_wrap)
@@ -180,6 +217,7 @@ class InspectorPanel(QWidget):
         self._block_id: str | None = None
         self._type_id: str | None = None
         self._editors: dict[str, ParameterEditor] = {}
+        self._undo_keys = DesignUndoInFields(self)
 
         self._stack = QStackedWidget(self)
         layout = QVBoxLayout(self)
@@ -363,7 +401,7 @@ class InspectorPanel(QWidget):
         self._clear_editors()
         block_type = self.document.graph.block(self._block_id).type
         for spec in block_type.params:
-            editor = ParameterEditor(spec, self._editor_area)
+            editor = ParameterEditor(spec, self._editor_area, self._undo_keys)
             editor.edited.connect(self._on_editor_edited)
             self._editors[spec.name] = editor
             label = QLabel(spec.display_label, self._editor_area)
@@ -490,4 +528,4 @@ class InspectorPanel(QWidget):
         self._locked_label.setVisible(locked)
 
 
-__all__ = ["HINT_NOTHING", "InspectorPanel", "ParameterEditor", "hint_for_many"]
+__all__ = ["HINT_NOTHING", "DesignUndoInFields", "InspectorPanel", "ParameterEditor", "hint_for_many"]

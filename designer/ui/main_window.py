@@ -33,7 +33,7 @@ from designer.ui.inspector import InspectorPanel
 from designer.ui.layout import apply_layout, needs_layout
 from designer.ui.palette import PalettePanel
 from designer.ui.parameter_panel import ParameterPanel
-from designer.ui.shortcuts import set_shortcuts
+from designer.ui.shortcuts import REDO_KEYS, UNDO_KEYS, set_shortcuts
 from designer.ui.style import ERROR_COLOUR, FC_COLOUR, hex_colour
 
 ORGANISATION = "NetworkDesigner"
@@ -188,11 +188,9 @@ class MainWindow(QMainWindow):
 
         edit = self.menus["edit"]
         undo = self.document.undo_stack.createUndoAction(self, "&Undo")
-        set_shortcuts(undo, keys.Undo)
+        set_shortcuts(undo, *UNDO_KEYS)
         redo = self.document.undo_stack.createRedoAction(self, "&Redo")
-        # Redo is Ctrl+Y on Windows and Ctrl+Shift+Z elsewhere; both work everywhere, and
-        # set_shortcuts keeps the one the platform already binds from being added twice.
-        set_shortcuts(redo, keys.Redo, "Ctrl+Shift+Z", "Ctrl+Y")
+        set_shortcuts(redo, *REDO_KEYS)
         edit.addAction(undo)
         edit.addAction(redo)
         self.named_actions["undo"], self.named_actions["redo"] = undo, redo

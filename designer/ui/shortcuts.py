@@ -25,11 +25,18 @@ _NATIVE = QKeySequence.SequenceFormat.NativeText
 
 KeySpec = QKeySequence.StandardKey | str
 
+#: what Edit ▸ Undo and Redo answer to. Redo is Ctrl+Y on Windows and Ctrl+Shift+Z elsewhere;
+#: both work everywhere (``expand`` keeps the one the platform already binds from repeating).
+UNDO_KEYS = ("StandardKey.Undo",)
+REDO_KEYS = ("StandardKey.Redo", "Ctrl+Shift+Z", "Ctrl+Y")
+
 
 def spec_text(key: KeySpec) -> str:
     """How one requested key is written in the spec: "StandardKey.Redo" or "Ctrl+Y"."""
     if isinstance(key, QKeySequence.StandardKey):
         return _STANDARD_PREFIX + key.name
+    if key.startswith(_STANDARD_PREFIX):
+        return key
     return QKeySequence(key).toString(_PORTABLE)
 
 
@@ -63,6 +70,12 @@ def set_shortcuts(action: QAction, *keys: KeySpec) -> None:
     spec = [spec_text(key) for key in keys]
     action.setShortcuts([QKeySequence(text) for text in expand(spec)])
     action.setProperty(SPEC_PROPERTY, spec)
+
+
+def key_combinations(spec) -> set:
+    """The single key presses (``QKeyCombination``) that ``spec`` gives on this platform."""
+    return {QKeySequence(text)[0] for text in expand([spec_text(key) for key in spec])
+            if QKeySequence(text).count() == 1}
 
 
 def shortcut_spec(action: QAction) -> list[str]:
@@ -117,6 +130,9 @@ def shortcut_rows(menu_bar: QMenuBar) -> list[tuple[str, str, str]]:
 
 
 __all__ = [
+    "REDO_KEYS",
+    "UNDO_KEYS",
+    "key_combinations",
     "SPEC_PROPERTY",
     "expand",
     "menu_actions",

@@ -2,7 +2,7 @@
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QSpinBox
+from PySide6.QtWidgets import QApplication, QCheckBox, QDoubleSpinBox, QSpinBox
 
 from designer.core import SAME, TEMPLATES, load_architecture
 from designer.ui.document import DesignDocument
@@ -151,3 +151,62 @@ def test_the_editors_are_disabled_while_training_locks_the_design(document, insp
 def test_an_fc_block_is_explained_as_a_whole_input_convolution(document, inspector):
     document.set_selection(["fc1"])
     assert inspector.note_text().startswith("Same as a 5×5 “valid” convolution over the 16×5×5 input")
+
+
+CTRL = Qt.KeyboardModifier.ControlModifier
+SHIFT = Qt.KeyboardModifier.ShiftModifier
+
+
+def _focus(main_window, widget):
+    main_window.activateWindow()
+    widget.setFocus()
+    QApplication.processEvents()
+    assert widget.hasFocus()
+
+
+def test_undo_and_redo_keys_in_a_focused_field_reach_the_design(qtbot, main_window):
+    document, inspector = main_window.document, main_window.inspector
+    document.set_selection(["fc1"])
+    neurons = inspector.editor("out_features")
+    _focus(main_window, neurons)
+    neurons.selectAll()
+    qtbot.keyClicks(neurons, "256")
+    assert document.graph.block("fc1").params["out_features"] == 256
+
+    qtbot.keyClick(neurons, Qt.Key.Key_Z, CTRL)
+    assert document.graph.block("fc1").params["out_features"] == 120
+    assert neurons.value() == 120 and neurons.hasFocus()
+    qtbot.keyClick(neurons, Qt.Key.Key_Z, CTRL | SHIFT)
+    assert document.graph.block("fc1").params["out_features"] == 256
+    qtbot.keyClick(neurons, Qt.Key.Key_Z, CTRL)
+    qtbot.keyClick(neurons, Qt.Key.Key_Y, CTRL)
+    assert document.graph.block("fc1").params["out_features"] == 256 and neurons.value() == 256
+
+
+def test_undo_in_a_focused_field_undoes_an_earlier_edit_of_another_block(qtbot, main_window):
+    document, inspector = main_window.document, main_window.inspector
+    document.set_param("conv1", "out_channels", 8)
+    document.set_selection(["fc1"])
+    neurons = inspector.editor("out_features")
+    _focus(main_window, neurons)
+    qtbot.keyClick(neurons, Qt.Key.Key_Z, CTRL)
+    assert document.graph.block("conv1").params["out_channels"] == 6
+
+
+def test_undo_on_a_half_typed_value_puts_the_value_back_and_leaves_the_design(qtbot, main_window):
+    document, inspector = main_window.document, main_window.inspector
+    document.set_param("conv1", "out_channels", 8)
+    steps = document.undo_stack.index()
+    document.set_selection(["fc1"])
+    neurons = inspector.editor("out_features")
+    _focus(main_window, neurons)
+    neurons.selectAll()
+    qtbot.keyClick(neurons, Qt.Key.Key_Backspace)  # empty: not a value yet, nothing sent to the design
+    assert neurons.text() == "" and document.graph.block("fc1").params["out_features"] == 120
+
+    qtbot.keyClick(neurons, Qt.Key.Key_Z, CTRL)
+    assert neurons.text() == "120"
+    assert document.undo_stack.index() == steps
+    assert document.graph.block("conv1").params["out_channels"] == 8
+    qtbot.keyClick(neurons, Qt.Key.Key_Z, CTRL)  # the field agrees with the design now: undo the design
+    assert document.graph.block("conv1").params["out_channels"] == 6
