@@ -54,6 +54,17 @@ HINT_NOTHING = (
 HINT_LOCKED = "Training is running on this design; stop it to edit."
 
 
+def stride_follows_kernel(spec: ParamSpec, block_type) -> bool:
+    """A pooling stride: 0 means "the kernel size" (PyTorch's default for pooling)."""
+    return (spec.name == "stride" and spec.kind == "int" and spec.minimum == 0
+            and "kernel_size" in block_type.spec_by_name)
+
+
+def same_as_kernel_text(kernel: int) -> str:
+    """What a stride of 0 reads as in its spin box."""
+    return f"same as kernel ({kernel})"
+
+
 def hint_for_many(count: int) -> str:
     return f"{count} blocks selected.\n\nSelect a single block to edit its settings."
 
@@ -418,7 +429,12 @@ class InspectorPanel(QWidget):
     def _refresh_editor(self, name: str) -> None:
         if self._block_id is None or name not in self._editors:
             return
-        self._editors[name].show_value(self.document.graph.block(self._block_id).params[name])
+        block = self.document.graph.block(self._block_id)
+        if name == "kernel_size" and "stride" in self._editors \
+                and stride_follows_kernel(self._editors["stride"].spec, block.type):
+            # "Stride 0" meant nothing to a newcomer; the spin box says what 0 stands for.
+            self._editors["stride"].widget.setSpecialValueText(same_as_kernel_text(block.params["kernel_size"]))
+        self._editors[name].show_value(block.params[name])
 
     def _refresh_header(self) -> None:
         block = self.document.graph.block(self._block_id)
@@ -528,4 +544,12 @@ class InspectorPanel(QWidget):
         self._locked_label.setVisible(locked)
 
 
-__all__ = ["HINT_NOTHING", "DesignUndoInFields", "InspectorPanel", "ParameterEditor", "hint_for_many"]
+__all__ = [
+    "HINT_NOTHING",
+    "DesignUndoInFields",
+    "InspectorPanel",
+    "ParameterEditor",
+    "hint_for_many",
+    "same_as_kernel_text",
+    "stride_follows_kernel",
+]

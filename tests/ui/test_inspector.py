@@ -4,7 +4,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QCheckBox, QDoubleSpinBox, QSpinBox
 
-from designer.core import SAME, TEMPLATES, load_architecture
+from designer.core import SAME, TEMPLATES, load_architecture, summary_label
 from designer.ui.document import DesignDocument
 from designer.ui.inspector import HINT_NOTHING, InspectorPanel
 
@@ -210,3 +210,25 @@ def test_undo_on_a_half_typed_value_puts_the_value_back_and_leaves_the_design(qt
     assert document.graph.block("conv1").params["out_channels"] == 8
     qtbot.keyClick(neurons, Qt.Key.Key_Z, CTRL)  # the field agrees with the design now: undo the design
     assert document.graph.block("conv1").params["out_channels"] == 6
+
+
+def test_a_pooling_stride_of_zero_reads_same_as_kernel(qtbot, document, inspector):
+    document.set_selection(["avgpool1"])
+    stride = inspector.editor("stride")
+    assert document.graph.block("avgpool1").params["stride"] == 0
+    assert stride.text() == "same as kernel (2)"
+    inspector.editor("kernel_size").setValue(3)
+    assert stride.text() == "same as kernel (3)"
+    stride.setValue(1)
+    assert stride.text() == "1" and document.graph.block("avgpool1").params["stride"] == 1
+    stride.setValue(0)
+    assert stride.text() == "same as kernel (3)"
+    # A convolution's stride has no such meaning and no such text.
+    document.set_selection(["conv1"])
+    assert inspector.editor("stride").specialValueText() == ""
+
+
+def test_the_canvas_label_shows_a_pooling_stride_only_when_it_is_not_the_kernel():
+    assert summary_label("MaxPool2d", {"kernel_size": 3, "stride": 0, "padding": 0}) == "MaxPool 3×3"
+    assert summary_label("MaxPool2d", {"kernel_size": 3, "stride": 3, "padding": 0}) == "MaxPool 3×3"
+    assert summary_label("AvgPool2d", {"kernel_size": 3, "stride": 2, "padding": 1}) == "AvgPool 3×3 /2"
