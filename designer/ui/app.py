@@ -60,6 +60,7 @@ def run_window(arguments) -> int:
     window.show_graph(graph, path)
     if path is not None:
         window.add_recent_file(path)
+        window.remember_folder(path)
     if screenshot:
         return take_screenshot(app, window, Path(screenshot))
     from PySide6.QtCore import QTimer

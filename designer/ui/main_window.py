@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, Signal, Slot
+from PySide6.QtCore import QByteArray, QSettings, QStandardPaths, Qt, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMenu, QMessageBox, QWidget
 
@@ -26,8 +26,9 @@ from designer.core import (
     save_architecture,
     template_paths,
 )
+from designer.core.paths import TEMPLATES
 from designer.ui.canvas import CanvasView
-from designer.ui.document import DesignDocument
+from designer.ui.document import UNTITLED, DesignDocument, is_shipped_template
 from designer.ui.help import HelpPage, getting_started_html, shortcuts_html
 from designer.ui.inspector import InspectorPanel
 from designer.ui.layout import apply_layout, needs_layout
@@ -54,7 +55,7 @@ def default_settings() -> QSettings:
 
 def new_design() -> Graph:
     """What File ▸ New shows: an Input block to start from."""
-    graph = Graph("Untitled")
+    graph = Graph(UNTITLED)
     graph.add_block("Input", None, (0.0, 0.0))
     return graph
 
@@ -265,17 +266,29 @@ class MainWindow(QMainWindow):
         return path or None
 
     def choose_save_path(self) -> str | None:
-        suggestion = str(Path(self._last_folder()) / f"{self.document.graph.name or 'network'}.json")
         if self.document.path is not None:
             suggestion = str(self.document.path)
+        else:
+            stem = "".join(c for c in self.document.graph.name if c not in '<>:"/\\|?*').strip() or "network"
+            suggestion = str(Path(self._last_folder()) / f"{stem}.json")
         path, _ = QFileDialog.getSaveFileName(self, "Save architecture", suggestion, FILE_FILTER)
         if path and not Path(path).suffix:
             path += ".json"
         return path or None
 
     def _last_folder(self) -> str:
-        recent = self.recent_files()
-        return str(Path(recent[0]).parent) if recent else str(Path.home())
+        """Where the file dialogs open: the last folder a design was saved to or opened from,
+        else the user's documents folder; never the shipped templates' folder."""
+        folder = self.settings.value("files/last_folder")
+        if isinstance(folder, str) and folder and Path(folder).is_dir() and Path(folder).resolve() != TEMPLATES.resolve():
+            return folder
+        documents = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+        return documents if documents and Path(documents).is_dir() else str(Path.home())
+
+    def remember_folder(self, path: Path | str) -> None:
+        """The file dialogs open next in the folder of ``path`` (a design opened or saved)."""
+        if not is_shipped_template(path):
+            self.settings.setValue("files/last_folder", str(Path(path).resolve().parent))
 
     # ================================================================== files
 
@@ -289,7 +302,12 @@ class MainWindow(QMainWindow):
         return answer == DISCARD
 
     def show_graph(self, graph: Graph, path: Path | str | None) -> None:
-        """Show a graph just read (no question asked): laid out if needed, history cleared."""
+        """Show a graph just read (no question asked): laid out if needed, history cleared.
+
+        A shipped template shows as a new, unsaved design, however it was opened (menu, file
+        dialog, drop, command line): Save then asks where, instead of overwriting it."""
+        if is_shipped_template(path):
+            path = None
         if needs_layout(graph):
             viewport = self.canvas.viewport().rect()
             apply_layout(graph, viewport.width() / viewport.height() if viewport.height() > 200 else 1.7)
@@ -311,6 +329,7 @@ class MainWindow(QMainWindow):
             return False
         self.show_graph(graph, path)
         self.add_recent_file(path)
+        self.remember_folder(path)
         return True
 
     def open_template(self, path: Path | str) -> bool:
@@ -346,13 +365,21 @@ class MainWindow(QMainWindow):
 
     def save_to(self, path: Path | str) -> bool:
         path = Path(path)
+        if is_shipped_template(path):
+            self.show_error("Cannot save design", f"{path} is in the program's templates folder, which holds the "
+                            "designs it ships with. Save your design in another folder.")
+            return False
+        graph = self.document.graph
+        old_name, graph.name = graph.name, self.document.name_for_file(path)
         try:
-            save_architecture(self.document.graph, path)  # atomic: temp file + os.replace
+            save_architecture(graph, path)  # atomic: temp file + os.replace
         except (OSError, DesignerError) as error:
+            graph.name = old_name
             self.show_error("Cannot save design", f"{path}: {error}")
             return False
         self.document.mark_saved(path)
         self.add_recent_file(path)
+        self.remember_folder(path)
         self.statusBar().showMessage(f"Saved {path}", 4000)
         return True
 
@@ -365,6 +392,8 @@ class MainWindow(QMainWindow):
         return [str(item) for item in (value or [])]
 
     def add_recent_file(self, path: Path | str) -> None:
+        if is_shipped_template(path):
+            return  # the Templates menu lists them already
         path = str(Path(path).resolve())
         recent = [path] + [item for item in self.recent_files() if item != path]
         self.settings.setValue("recent_files", recent[:MAX_RECENT_FILES])
