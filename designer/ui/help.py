@@ -67,11 +67,13 @@ the confusion matrix and the misclassified images.</p>
 
 <h3>5. Test the FC claims in the FC Lab</h3>
 <p>The <b>FC Lab</b> menu turns the classic statements about FC layers into experiments on
-your design: an FC layer is a convolution covering its whole input (<i>FC → Convolution</i>),
+your design: an FC layer is a convolution covering its whole input (<i>FC → Convolution</i>);
 global average pooling can replace the FC head with far fewer parameters (<i>FC Head →
-GAP</i>), an FC head is sensitive to where things sit in the image (<i>Where is the
-cat?</i>), depth and width trade accuracy for size (<i>sweep</i>), and which FC neurons fire
-for an image.</p>
+GAP</i>); an FC head is thrown off when the object moves in the image (<i>Where Is the
+Cat?</i>); FC depth and width trade accuracy for size and time (<i>Depth × Width Sweep</i>);
+and <i>Which FC Neurons Fire</i> shows the FC activations for one test image. Experiments
+that need a trained model take it from the Training dock (its last run or a loaded
+checkpoint).</p>
 
 <p>Help ▸ Keyboard Shortcuts lists every key the window knows.</p>
 """

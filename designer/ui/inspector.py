@@ -43,7 +43,7 @@ from designer.core import (
 )
 from designer.ui.document import DesignDocument, DesignLockedError
 from designer.ui.shortcuts import REDO_KEYS, UNDO_KEYS, key_combinations
-from designer.ui.style import CATEGORY_COLOURS, ERROR_COLOUR, FC_COLOUR, MUTED_TEXT_COLOUR, hex_colour
+from designer.ui.style import CATEGORY_COLOURS, FC_COLOUR, current_theme, hex_colour, theme_notifier
 
 _INT_LIMIT = 2**31 - 1  # QSpinBox holds a C int
 
@@ -238,7 +238,6 @@ class InspectorPanel(QWidget):
         self._hint_label = QLabel(self)
         self._hint_label.setWordWrap(True)
         self._hint_label.setAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
-        self._hint_label.setStyleSheet(f"color: {hex_colour(MUTED_TEXT_COLOUR)}; padding: 24px 16px;")
         self._stack.addWidget(self._hint_label)
 
         self._scroll = QScrollArea(self)
@@ -251,8 +250,20 @@ class InspectorPanel(QWidget):
         document.graph_changed.connect(self._on_document_graph_changed)
         document.analysis_changed.connect(self._on_document_analysis_changed)
         document.locked_changed.connect(self._on_document_locked_changed)
+        theme_notifier().theme_changed.connect(self._on_theme_changed)
         self._on_document_locked_changed(document.locked)
-        self._show_selection()
+        self._on_theme_changed(current_theme())
+
+    @Slot(object)
+    def _on_theme_changed(self, theme) -> None:
+        muted = f"color: {hex_colour(theme.muted_text)};"
+        self._hint_label.setStyleSheet(f"{muted} padding: 24px 16px;")
+        self._description_label.setStyleSheet(muted)
+        self._note_label.setStyleSheet(muted)
+        self._locked_label.setStyleSheet(f"{muted} font-style: italic;")
+        self._rule.setStyleSheet(f"color: {hex_colour(theme.rule)};")
+        self._edit_error_label.setStyleSheet(f"color: {hex_colour(theme.error)};")
+        self._show_selection()  # the rich texts below carry colours of their own
 
     def _build_block_page(self) -> None:
         page = QWidget(self._scroll)
@@ -267,7 +278,6 @@ class InspectorPanel(QWidget):
         self._title_label.setFont(title_font)
         self._type_label = _label(page)
         self._description_label = _label(page)
-        self._description_label.setStyleSheet(f"color: {hex_colour(MUTED_TEXT_COLOUR)};")
         for widget in (self._title_label, self._type_label, self._description_label):
             layout.addWidget(widget)
 
@@ -286,13 +296,11 @@ class InspectorPanel(QWidget):
         self._status_label = _label(page, selectable=True)
         layout.addWidget(self._status_label)
         self._note_label = _label(page)
-        self._note_label.setStyleSheet(f"color: {hex_colour(MUTED_TEXT_COLOUR)};")
         layout.addWidget(self._note_label)
 
-        rule = QFrame(page)
-        rule.setFrameShape(QFrame.Shape.HLine)
-        rule.setStyleSheet("color: #D5DAE0;")
-        layout.addWidget(rule)
+        self._rule = QFrame(page)
+        self._rule.setFrameShape(QFrame.Shape.HLine)
+        layout.addWidget(self._rule)
         self._settings_heading = QLabel("Settings", page)
         heading_font = self._settings_heading.font()
         heading_font.setBold(True)
@@ -307,12 +315,10 @@ class InspectorPanel(QWidget):
         layout.addWidget(self._editor_area)
 
         self._edit_error_label = _label(page, selectable=True)
-        self._edit_error_label.setStyleSheet(f"color: {hex_colour(ERROR_COLOUR)};")
         self._edit_error_label.hide()
         layout.addWidget(self._edit_error_label)
         self._locked_label = QLabel(HINT_LOCKED, page)
         self._locked_label.setWordWrap(True)
-        self._locked_label.setStyleSheet(f"color: {hex_colour(MUTED_TEXT_COLOUR)}; font-style: italic;")
         self._locked_label.hide()
         layout.addWidget(self._locked_label)
         layout.addStretch(1)
@@ -439,11 +445,12 @@ class InspectorPanel(QWidget):
     def _refresh_header(self) -> None:
         block = self.document.graph.block(self._block_id)
         block_type = block.type
-        colour = FC_COLOUR if block.type_id in FC_TYPES else CATEGORY_COLOURS.get(block_type.category, MUTED_TEXT_COLOUR)
+        muted = current_theme().muted_text
+        colour = FC_COLOUR if block.type_id in FC_TYPES else CATEGORY_COLOURS.get(block_type.category, muted)
         self._title_label.setText(html.escape(block.id))
         self._type_label.setText(
             f"<span style='color:{hex_colour(colour)}; font-weight:600'>{html.escape(block_type.label)}</span>"
-            f"<span style='color:{hex_colour(MUTED_TEXT_COLOUR)}'> · {html.escape(block_type.category)}"
+            f"<span style='color:{hex_colour(muted)}'> · {html.escape(block_type.category)}"
             f" · type {html.escape(block_type.id)}</span>"
         )
         self._description_label.setText(html.escape(block_type.description))
@@ -459,16 +466,14 @@ class InspectorPanel(QWidget):
         is_fc = report.type_id in FC_TYPES
         if report.error:
             self._set_plain(self._shape_value, "?", "?")
-            self._set_status(f"Error: {report.error}", ERROR_COLOUR)
+            self._set_status(f"Error: {report.error}", is_error=True)
         elif report.blocked_by:
             self._set_plain(self._shape_value, "?", "?")
-            self._set_status(
-                f"Shape unknown until '{report.blocked_by}' is fixed.", MUTED_TEXT_COLOUR
-            )
+            self._set_status(f"Shape unknown until '{report.blocked_by}' is fixed.", is_error=False)
         else:
             shape = format_shape(report.output_shape)
             self._set_plain(self._shape_value, shape, f"<b>{shape}</b>")
-            self._set_status("", None)
+            self._set_status("", is_error=False)
         if report.params:
             plain = f"{report.params:,} ({report.share:.1%} of the network)"
             breakdown = f"{report.weights:,} weights + {report.biases:,} biases" if report.biases else ""
@@ -478,7 +483,7 @@ class InspectorPanel(QWidget):
                 f"<span style='color:{colour}'>({report.share:.1%} of the network)</span>"
             )
             if breakdown:
-                rich += f"<br><span style='color:{hex_colour(MUTED_TEXT_COLOUR)}'>{breakdown}</span>"
+                rich += f"<br><span style='color:{hex_colour(current_theme().muted_text)}'>{breakdown}</span>"
             self._set_plain(self._params_value, plain, rich)
         else:
             self._set_plain(self._params_value, "0", "0")
@@ -509,12 +514,14 @@ class InspectorPanel(QWidget):
         label.setProperty("plain_text", plain)
         label.setText(rich)
 
-    def _set_status(self, message: str, colour) -> None:
-        self._status_label.setProperty("plain_text", message if colour is ERROR_COLOUR else "")
+    def _set_status(self, message: str, is_error: bool) -> None:
+        self._status_label.setProperty("plain_text", message if is_error else "")
         if not message:
             self._status_label.hide()
             self._status_label.setText("")
             return
+        theme = current_theme()
+        colour = theme.error if is_error else theme.muted_text
         self._status_label.setText(f"<span style='color:{hex_colour(colour)}'>{html.escape(message)}</span>")
         self._status_label.show()
 

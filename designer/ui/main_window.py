@@ -27,6 +27,7 @@ from designer.core import (
     template_paths,
 )
 from designer.core.paths import TEMPLATES
+from designer.ui.appearance import install_appearance_menu
 from designer.ui.canvas import CanvasView
 from designer.ui.document import UNTITLED, DesignDocument, is_shipped_template
 from designer.ui.help import HelpPage, getting_started_html, shortcuts_html
@@ -35,7 +36,7 @@ from designer.ui.layout import apply_layout, needs_layout
 from designer.ui.palette import PalettePanel
 from designer.ui.parameter_panel import ParameterPanel
 from designer.ui.shortcuts import REDO_KEYS, UNDO_KEYS, set_shortcuts
-from designer.ui.style import ERROR_COLOUR, FC_COLOUR, hex_colour
+from designer.ui.style import FC_COLOUR, current_theme, hex_colour, theme_notifier
 
 ORGANISATION = "NetworkDesigner"
 APPLICATION = "Network Designer"
@@ -211,6 +212,7 @@ class MainWindow(QMainWindow):
         self._action("auto_layout", "&Auto Layout", self.canvas.apply_auto_layout, "Ctrl+L", "view")
         view.addSeparator()
         self.menus["panels"] = view.addMenu("&Panels")
+        install_appearance_menu(self)
 
         self._action("getting_started", "&Getting Started", self.show_getting_started, keys.HelpContents, "help")
         self._action("shortcuts", "&Keyboard Shortcuts", self.show_keyboard_shortcuts, None, "help")
@@ -220,7 +222,6 @@ class MainWindow(QMainWindow):
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
         self.error_label = QLabel(self)
-        self.error_label.setStyleSheet(f"color: {hex_colour(ERROR_COLOUR)};")
         self.params_label = QLabel(self)
         self.macs_label = QLabel(self)
         self.fc_share_label = QLabel(self)
@@ -228,6 +229,12 @@ class MainWindow(QMainWindow):
         bar.addWidget(self.error_label, 1)
         for label in (self.params_label, self.macs_label, self.fc_share_label):
             bar.addPermanentWidget(label)
+        self._on_theme_changed(current_theme())
+        theme_notifier().theme_changed.connect(self._on_theme_changed)
+
+    @Slot(object)
+    def _on_theme_changed(self, theme) -> None:
+        self.error_label.setStyleSheet(f"color: {hex_colour(theme.error)};")
 
     # ================================================================== layout persistence
 

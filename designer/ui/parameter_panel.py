@@ -13,7 +13,7 @@ import html
 
 from PySide6.QtCore import (QAbstractTableModel, QEvent, QItemSelection, QItemSelectionModel, QModelIndex, QObject,
                             Qt, QTimer, Slot)
-from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics
+from PySide6.QtGui import QBrush, QFont, QFontMetrics
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
@@ -27,14 +27,7 @@ from PySide6.QtWidgets import (
 from designer.core import FC_TYPES, Analysis, format_count
 from designer.core.summary import summary_row
 from designer.ui.document import DesignDocument
-from designer.ui.style import (
-    BLOCKED_COLOUR,
-    ERROR_COLOUR,
-    FC_COLOUR,
-    MUTED_TEXT_COLOUR,
-    hex_colour,
-    tint,
-)
+from designer.ui.style import FC_COLOUR, current_theme, hex_colour, theme_notifier
 
 COLUMNS = ("Layer", "Type", "Output shape", "Params", "% params", "MACs")
 _NUMERIC_COLUMNS = frozenset({3, 4, 5})
@@ -83,12 +76,20 @@ class BlockTableModel(QAbstractTableModel):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self._rows: list[_Row] = []
-        self._fc_background = QBrush(tint(FC_COLOUR, 0.16))
-        self._fc_foreground = QBrush(QColor("#A63D00"))  # FC_COLOUR darkened enough to read as text
-        self._error_foreground = QBrush(ERROR_COLOUR)
-        self._blocked_foreground = QBrush(BLOCKED_COLOUR)
         self._fc_font = QFont()
         self._fc_font.setBold(True)
+        self.set_theme(current_theme())
+
+    def set_theme(self, theme) -> None:
+        """Colours for the next update; ``forget_rows`` then makes it repaint every row."""
+        self._fc_background = QBrush(theme.fc_row)
+        self._fc_foreground = QBrush(theme.fc_text)  # FC_COLOUR adjusted to read as text
+        self._error_foreground = QBrush(theme.error)
+        self._blocked_foreground = QBrush(theme.blocked)
+
+    def forget_rows(self) -> None:
+        """The next ``set_analysis`` resets the model (used when the colours changed)."""
+        self._rows = []
 
     # ------------------------------------------------------------------ updating
 
@@ -214,7 +215,6 @@ class ParameterPanel(QWidget):
         headline_font.setPointSizeF(headline_font.pointSizeF() * 1.45)
         self.headline_label.setFont(headline_font)
         self.totals_label = QLabel(self)
-        self.totals_label.setStyleSheet(f"color: {hex_colour(MUTED_TEXT_COLOUR)};")
         self.totals_label.setWordWrap(True)
 
         self.model = BlockTableModel(self)
@@ -266,8 +266,17 @@ class ParameterPanel(QWidget):
         self.table.selectionModel().selectionChanged.connect(self._on_table_selection_changed)
         document.analysis_changed.connect(self._on_document_analysis_changed)
         document.selection_changed.connect(self._on_document_selection_changed)
-        self._on_document_analysis_changed(document.analysis)
+        theme_notifier().theme_changed.connect(self._on_theme_changed)
+        self._on_theme_changed(current_theme())
         QTimer.singleShot(0, self._create_chart)
+
+    @Slot(object)
+    def _on_theme_changed(self, theme) -> None:
+        self.totals_label.setStyleSheet(f"color: {hex_colour(theme.muted_text)};")
+        self.model.set_theme(theme)
+        self.model.forget_rows()
+        self.totals_label.setText("")  # rebuilt below with the new error colour
+        self._on_document_analysis_changed(self.document.analysis)
 
     @property
     def chart(self):
@@ -389,7 +398,7 @@ class ParameterPanel(QWidget):
         if analysis.problems:
             problems = "; ".join(analysis.problems)
             totals = (
-                f"{html.escape(totals)}<br><span style='color:{hex_colour(ERROR_COLOUR)}'>"
+                f"{html.escape(totals)}<br><span style='color:{hex_colour(current_theme().error)}'>"
                 f"{html.escape(problems)}</span>"
             )
         if totals != self.totals_label.text():

@@ -13,6 +13,8 @@ from PySide6.QtGui import QFont, QImage, QPixmap
 from PySide6.QtWidgets import (QGridLayout, QHBoxLayout, QLabel, QPushButton, QScrollArea,
                                QSizePolicy, QSplitter, QVBoxLayout, QWidget)
 
+from designer.ui.style import current_theme, theme_notifier
+
 THUMBNAIL = 56  # pixels on screen for one 28×28 or 32×32 test image
 CELL_WIDTH = THUMBNAIL + 12
 #: The view's minimum width is the training dock's (a tab widget is as wide as its widest
@@ -40,7 +42,7 @@ class ConfusionMatrixView(pg.PlotWidget):
     """Rows: true class (top to bottom); columns: predicted class; a count in each cell."""
 
     def __init__(self, parent=None) -> None:
-        super().__init__(parent, background="w")
+        super().__init__(parent, background=current_theme().plot_background)
         self.setMinimumSize(CONFUSION_MINIMUM, CONFUSION_MINIMUM)
         self.image = pg.ImageItem(axisOrder="row-major")
         self.image.setLookupTable(pg.colormap.get("CET-L12").getLookupTable(nPts=256))
@@ -51,13 +53,21 @@ class ConfusionMatrixView(pg.PlotWidget):
         plot.setMenuEnabled(False)
         plot.hideButtons()
         plot.setMouseEnabled(False, False)
-        plot.setLabel("left", "true class")
-        plot.setLabel("bottom", "predicted class")
-        for axis in ("left", "bottom"):
-            plot.getAxis(axis).setTextPen("#444")
-            plot.getAxis(axis).setPen("#888")
         self.count_items: list[pg.TextItem] = []
         self.matrix = np.zeros((0, 0), dtype=np.int64)
+        self.apply_theme(current_theme())
+        theme_notifier().theme_changed.connect(self.apply_theme)
+
+    @Slot(object)
+    def apply_theme(self, theme) -> None:
+        """Background, axes and labels in ``theme`` (the cells keep their colour map)."""
+        self.setBackground(theme.plot_background)
+        plot = self.getPlotItem()
+        plot.setLabel("left", "true class", color=theme.plot_text.name())
+        plot.setLabel("bottom", "predicted class", color=theme.plot_text.name())
+        for axis in ("left", "bottom"):
+            plot.getAxis(axis).setTextPen(pg.mkPen(theme.plot_text))
+            plot.getAxis(axis).setPen(pg.mkPen(theme.plot_axis))
 
     def set_matrix(self, matrix, class_names) -> None:
         matrix = np.asarray(matrix, dtype=np.int64)

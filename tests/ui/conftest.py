@@ -128,11 +128,13 @@ def make_panel(qtbot):
 @pytest.fixture
 def styled(qapp):
     """The program's own look (``apply_style``) for one test, then Qt's defaults back."""
-    from designer.ui.style import apply_style
+    from designer.ui import style
 
     style_name, palette, font = qapp.style().name(), qapp.palette(), qapp.font()
-    apply_style(qapp)
+    style.apply_style(qapp, "light")
     yield qapp
+    style.set_colour_scheme(qapp, "system")
+    style.set_theme(qapp, style.LIGHT)  # the next tests paint in the light theme, as before
     qapp.setStyleSheet("")
     qapp.setStyle(style_name)
     qapp.setPalette(palette)
