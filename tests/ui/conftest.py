@@ -139,3 +139,14 @@ def styled(qapp):
     qapp.setStyle(style_name)
     qapp.setPalette(palette)
     qapp.setFont(font)
+
+
+@pytest.fixture(autouse=True)
+def _delete_closed_widgets(qapp):
+    """Delete the windows earlier tests closed (pytest-qt calls deleteLater, but nothing runs the
+    deferred deletes between tests): hundreds of stale widgets made every app-wide style change
+    (a theme switch repolishes every widget) take seconds."""
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
+    yield
