@@ -238,6 +238,7 @@ class ParameterPanel(QWidget):
         # the shape column also takes any spare width (it holds core's error messages too).
         # Not ResizeToContents: that measures every cell of every column on every update.
         self._column_widths = [0] * len(COLUMNS)
+        self._measured_lengths = [-1] * len(COLUMNS)
         self._splitter_placed = False
         self.table.viewport().installEventFilter(self)
 
@@ -277,6 +278,7 @@ class ParameterPanel(QWidget):
         self.model.forget_rows()
         self.totals_label.setText("")  # rebuilt below with the new error colour
         self._on_document_analysis_changed(self.document.analysis)
+        self._fit_columns(remeasure=True)  # a new style sheet came with the theme
 
     @property
     def chart(self):
@@ -297,9 +299,11 @@ class ParameterPanel(QWidget):
                 self._chart.set_analysis(self._last_analysis)
         return self._chart
 
-    def _fit_columns(self) -> None:
+    def _fit_columns(self, remeasure: bool = False) -> None:
         """Widen any column narrower than its header or its widest value; never narrow one
-        (a width the user dragged stays)."""
+        (a width the user dragged stays). Measures only when a column's longest text grew
+        (or ``remeasure``: the fonts or the style may have changed), so a keystroke in the
+        inspector usually costs a count of characters and no measuring."""
         header = self.table.horizontalHeader()
         plain = self.table.fontMetrics()
         bold_font = QFont(self.table.font())
@@ -307,18 +311,23 @@ class ParameterPanel(QWidget):
         bold = QFontMetrics(bold_font)
         grown = False
         for column, sample in enumerate(_WIDTH_SAMPLES):
+            texts = self.model.longest_texts(column)
+            length = max(map(len, texts), default=0)
+            if not remeasure and length <= self._measured_lengths[column]:
+                continue
+            self._measured_lengths[column] = length
             metrics = bold if column in _BOLD_COLUMNS else plain  # FC rows are bold there
-            texts = [sample, *self.model.longest_texts(column)]
             needed = max(header.sectionSizeHint(column),
-                         max(metrics.horizontalAdvance(text) for text in texts) + _CELL_MARGIN)
+                         max(metrics.horizontalAdvance(text) for text in [sample, *texts]) + _CELL_MARGIN)
             if needed > self._column_widths[column]:
                 self._column_widths[column] = needed
                 grown = True
                 if column != SHAPE_COLUMN or self.table.columnWidth(column) < needed:
                     self.table.setColumnWidth(column, needed)
-        if grown and self._splitter_placed:
-            self._place_splitter()
-        self._give_spare_width_to_shapes()
+        if grown:
+            if self._splitter_placed:
+                self._place_splitter()
+            self._give_spare_width_to_shapes()
 
     def _give_spare_width_to_shapes(self) -> None:
         others = sum(self.table.columnWidth(column) for column in range(len(COLUMNS)) if column != SHAPE_COLUMN)
@@ -336,7 +345,7 @@ class ParameterPanel(QWidget):
                 self._give_spare_width_to_shapes()
             elif watched is self.splitter and not self._splitter_placed and self.splitter.width() > 0 \
                     and self.isVisible() and self.splitter.orientation() == Qt.Orientation.Horizontal:
-                self._fit_columns()
+                self._fit_columns(remeasure=True)  # now polished: the style sheet's header font and padding
                 self._place_splitter(first=True)
                 self._splitter_placed = True
         return super().eventFilter(watched, event)
