@@ -206,8 +206,9 @@ class DesignUndoInFields(QObject):
         if half_typed:
             watched.interpretText()  # an unacceptable text falls back to the last value
             watched.selectAll()
-            return True
-        return False  # no window action took the key (an inspector on its own): the field's undo
+        # Otherwise no action took the key (nothing left to undo, or an inspector on its own):
+        # the line edit's own undo would change the value, i.e. edit the design unasked.
+        return True
 
 
 def _label(parent: QWidget, *, word_wrap: bool = True, selectable: bool = False) -> QLabel:

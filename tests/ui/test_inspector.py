@@ -232,3 +232,17 @@ def test_the_canvas_label_shows_a_pooling_stride_only_when_it_is_not_the_kernel(
     assert summary_label("MaxPool2d", {"kernel_size": 3, "stride": 0, "padding": 0}) == "MaxPool 3×3"
     assert summary_label("MaxPool2d", {"kernel_size": 3, "stride": 3, "padding": 0}) == "MaxPool 3×3"
     assert summary_label("AvgPool2d", {"kernel_size": 3, "stride": 2, "padding": 1}) == "AvgPool 3×3 /2"
+
+
+def test_undo_with_nothing_left_to_undo_changes_nothing(qtbot, main_window):
+    document, inspector = main_window.document, main_window.inspector
+    document.set_selection(["fc1"])
+    neurons = inspector.editor("out_features")
+    _focus(main_window, neurons)
+    neurons.selectAll()
+    qtbot.keyClicks(neurons, "64")
+    qtbot.keyClick(neurons, Qt.Key.Key_Z, CTRL)
+    assert not document.undo_stack.canUndo() and document.graph.block("fc1").params["out_features"] == 120
+    qtbot.keyClick(neurons, Qt.Key.Key_Z, CTRL)  # the Undo action is disabled now
+    assert document.graph.block("fc1").params["out_features"] == 120 and neurons.value() == 120
+    assert not document.undo_stack.canUndo()
