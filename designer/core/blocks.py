@@ -392,7 +392,10 @@ def summary_label(type_id: str, params: dict) -> str:
         return text
     if type_id in ("MaxPool2d", "AvgPool2d"):
         kernel = params["kernel_size"]
-        return f"{BLOCK_TYPES[type_id].label} {kernel}×{kernel}"
+        text = f"{BLOCK_TYPES[type_id].label} {kernel}×{kernel}"
+        if params["stride"] not in (0, kernel):  # 0: the stride is the kernel size
+            text += f" /{params['stride']}"
+        return text
     if type_id == "FC":
         return f"FC {params['out_features']}"
     if type_id == "Input":
