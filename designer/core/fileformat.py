@@ -27,6 +27,7 @@ from typing import Any
 
 from designer.core.atomic import remove_stale_temporaries, write_text_atomically
 from designer.core.errors import ArchitectureError, DesignerError, excerpt
+from designer.core.gc_pause import collection_paused
 from designer.core.graph import Graph, loop_message
 from designer.core.paths import RESOURCES
 
@@ -73,6 +74,10 @@ def _where(path) -> str:
 # ----------------------------------------------------------------------------- structure
 
 
+_JSON_NUMBERS = frozenset({int, float})
+_JSON_SCALARS = frozenset({int, float, bool, str})
+
+
 class _ItemRules:
     """The schema's rules for one block or edge, as plain Python (about 1 µs an item).
 
@@ -99,14 +104,16 @@ class _ItemRules:
             if not isinstance(params, dict):
                 return False
             for value in params.values():
-                if not isinstance(value, (str, numbers.Number)):
+                # The exact JSON types first: isinstance against the Number ABC is slow.
+                if type(value) not in _JSON_SCALARS and not isinstance(value, (str, numbers.Number)):
                     return False
         if "pos" in item:
             position = item["pos"]
             if not isinstance(position, list) or len(position) != 2:
                 return False
             for value in position:
-                if isinstance(value, bool) or not isinstance(value, numbers.Number):
+                if type(value) not in _JSON_NUMBERS and (isinstance(value, bool)
+                                                         or not isinstance(value, numbers.Number)):
                     return False
         return True
 
@@ -232,6 +239,11 @@ def _schema_message(error) -> str:
 
 def parse_document(document: Any) -> Graph:
     """Build a graph from an already-decoded JSON value, or raise ``ArchitectureError``."""
+    with collection_paused():
+        return _parse_document(document)
+
+
+def _parse_document(document: Any) -> Graph:
     if not isinstance(document, dict):
         raise ArchitectureError(f"an architecture file holds a JSON object, not {type(document).__name__}")
     if document.get("format") != FORMAT:
@@ -308,6 +320,11 @@ def _encodable(text: str) -> bool:
 
 
 def loads(text: str | bytes) -> Graph:
+    with collection_paused():
+        return _loads(text)
+
+
+def _loads(text: str | bytes) -> Graph:
     if isinstance(text, bytes):
         try:
             # utf-8-sig: an editor may have put a byte-order mark in front; it is not an error.
@@ -320,7 +337,7 @@ def loads(text: str | bytes) -> Graph:
         raise ArchitectureError("the document is nested too deeply to be an architecture") from None
     except ValueError as error:
         raise ArchitectureError(f"not valid JSON: {error}") from None
-    return parse_document(document)
+    return _parse_document(document)
 
 
 def _size_text(size: int) -> str:

@@ -101,6 +101,7 @@ GraphEvent = BlockAdded | BlockRemoved | EdgeAdded | EdgeRemoved | ParamChanged 
 
 #: Events after which shapes and counts may differ (a move changes nothing the analysis sees).
 STRUCTURAL_EVENTS = (BlockAdded, BlockRemoved, EdgeAdded, EdgeRemoved, ParamChanged, GraphReset)
+_STRUCTURAL_TYPES = frozenset(STRUCTURAL_EVENTS)
 
 
 class Graph:
@@ -129,12 +130,16 @@ class Graph:
             self._listeners.remove(listener)
 
     def _emit(self, event: GraphEvent) -> None:
-        if isinstance(event, STRUCTURAL_EVENTS):
+        # Exact types (events are final): a set lookup, not isinstance over six classes; loading
+        # a file emits one event per block and per wire.
+        kind = type(event)
+        if kind in _STRUCTURAL_TYPES:
             self._revision += 1
-            if not isinstance(event, ParamChanged):
+            if kind is not ParamChanged:
                 self._order_cache = None
-        for listener in list(self._listeners):
-            listener(event)
+        if self._listeners:
+            for listener in list(self._listeners):
+                listener(event)
 
     @property
     def revision(self) -> int:
@@ -203,7 +208,9 @@ class Graph:
         (a binary search over prefixes only when there is a loop) instead of a graph search
         per edge.
         """
-        if len(_kahn_order(self._blocks, self._edges)) == len(self._blocks):
+        order = _kahn_order(self._blocks, self._edges)
+        if len(order) == len(self._blocks):
+            self._order_cache = order  # what topological_order would compute next (the analysis)
             return None
         low, high = 0, len(self._edges) - 1  # the prefix ending at `high` is known to loop
         while low < high:
@@ -290,14 +297,18 @@ class Graph:
         ``cycles=False`` leaves out the loop check (a search of the graph): only for a caller
         that adds many edges and then asks ``first_loop_edge`` once, as the file loader does.
         """
-        self.block(source)
-        target_block = self.block(target)
-        ports = target_block.type.inputs
+        if source not in self._blocks:
+            self.block(source)  # raises, naming it
+        target_block = self._blocks.get(target) or self.block(target)
+        ports = BLOCK_TYPES[target_block.type_id].inputs
         if source == target:
             raise CycleError(f"a block cannot feed itself ('{source}')")
         if ports == 0:
             raise TooManyInputsError(f"'{target}' is an {target_block.type.label} block and takes no input")
-        into_target = self._incoming_map().get(target, ())
+        into_target = self._incoming_map().get(target)
+        if not into_target and port is None and not cycles:
+            return 0  # the loader's common case: a free block, its first port, loops checked later
+        into_target = into_target or ()
         used = {edge.port: edge.source for edge in into_target}
         if ports == 1 and any(edge.source == source for edge in into_target):
             raise DuplicateEdgeError(f"'{source}' is already wired to '{target}'")
