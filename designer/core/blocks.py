@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from designer.core.errors import ParameterError, UnknownBlockTypeError
+from designer.core.errors import ParameterError, UnknownBlockTypeError, excerpt
 
 Shape = tuple[int, ...]
 
@@ -141,7 +141,7 @@ class BlockType:
             if spec is None:
                 known = ", ".join(self.spec_by_name) or "none"
                 raise ParameterError(
-                    f"{where + ': ' if where else ''}{self.id} has no parameter '{name}' (known: {known})"
+                    f"{where + ': ' if where else ''}{self.id} has no parameter {excerpt(name)} (known: {known})"
                 )
             result[name] = spec.validate(value, where)
         return result
@@ -378,7 +378,7 @@ def block_type(type_id: str) -> BlockType:
         return BLOCK_TYPES[type_id]
     except KeyError:
         raise UnknownBlockTypeError(
-            f"unknown block type '{type_id}' (known: {', '.join(BLOCK_TYPES)})"
+            f"unknown block type {excerpt(type_id)} (known: {', '.join(BLOCK_TYPES)})"
         ) from None
 
 

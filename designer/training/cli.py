@@ -143,9 +143,24 @@ def _progress_callback():
     return PrintProgress()
 
 
-def _print_download_progress(done: int, total: int) -> None:
-    end = "\n" if total and done >= total else ""
-    print(f"\rdownloading {done / 1e6:.1f} of {total / 1e6:.1f} MB", end=end, file=sys.stderr, flush=True)
+# ---- issue 14 (defects 11, 13): a progress line that ends before anything else is printed, and
+# one line saying where the data came from. Kept apart from the run path for an easy merge.
+
+
+def _data_source_callback():
+    from designer.training.records import TrainingCallback
+
+    class PrintDataSource(TrainingCallback):
+        trainer = None  # set once the trainer exists; it holds the dataset it loaded
+
+        def on_train_start(self, info) -> None:
+            dataset = getattr(self.trainer, "dataset", None)
+            if dataset is not None and getattr(dataset, "origin", ""):
+                print(f"data: {dataset.name} from {dataset.origin}", flush=True)
+
+    return PrintDataSource()
+
+# ---- end of issue 14's additions
 
 
 def run_training_command(arguments: argparse.Namespace) -> int:
@@ -164,7 +179,11 @@ def run_training_command(arguments: argparse.Namespace) -> int:
 
     config = config_from_arguments(arguments)
     output = Path(arguments.output) if getattr(arguments, "output", None) else default_output_folder(arguments.file)
-    trainer = Trainer(graph, config, [_progress_callback()], download_progress=_print_download_progress)
+    from designer.data.download import ProgressLine
+
+    progress_line, data_source = ProgressLine(), _data_source_callback()
+    trainer = Trainer(graph, config, [data_source, _progress_callback()], download_progress=progress_line)
+    data_source.trainer = trainer
 
     interrupted = False
 
@@ -182,6 +201,7 @@ def run_training_command(arguments: argparse.Namespace) -> int:
               f"{config.learning_rate:g}, batch {config.batch_size}, seed {config.seed}", flush=True)
         result = trainer.run()
     finally:
+        progress_line.finish()
         signal.signal(signal.SIGINT, previous_handler)
 
     if result.status == "failed" and result.failure in BAD_INPUT_FAILURES:

@@ -842,7 +842,8 @@ class TrainingPanel(QWidget):
             self.results.show_message(f"Loaded {Path(path).name}: no training record inside.")
         self._set_running(False)
         self._set_status(f"Loaded {Path(path).name}: the design and its trained weights"
-                         f"{' (trained ' + metadata.created + ')' if metadata.created else ''}.")
+                         f"{' (trained ' + metadata.created + ')' if metadata.created else ''}."
+                         + "".join(f" Note: {note}." for note in metadata.notes))
         return True
 
 
