@@ -7,12 +7,23 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
+EXIT_INVALID_DESIGN = 1  # `info`: the file reads, but the design cannot be built as it is
 EXIT_BAD_INPUT = 2
+
+#: Every headless command with its one-line help, in the order `--help` lists them. A new
+#: command adds its line here and its parser in build_command_parser.
+COMMAND_HELP = {
+    "info": "print the layer table (shapes, parameters, MACs, FC share) and where each dataset "
+            "comes from",
+    "train": "train a design headless and save history and checkpoint",
+}
+COMMANDS = tuple(COMMAND_HELP)
 
 
 def _info(arguments) -> int:
-    from designer.core import ArchitectureError, load_architecture
+    from designer.core import ArchitectureError, analyze, load_architecture
     from designer.core.summary import summary_text
 
     try:
@@ -20,8 +31,39 @@ def _info(arguments) -> int:
     except ArchitectureError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    print(summary_text(graph))
+    analysis = analyze(graph)
+    print(summary_text(graph, analysis))
+    print(_data_sources_text(getattr(arguments, "dataset", None), getattr(arguments, "data_folder", None)))
+    if not analysis.valid:
+        name = Path(arguments.file).name
+        print(f"error: {name}: the design is not valid: {_invalid_reasons(analysis)}", file=sys.stderr)
+        return EXIT_INVALID_DESIGN
     return 0
+
+
+def _invalid_reasons(analysis, shown: int = 3) -> str:
+    """The graph's problems and the blocks in error, the first few, on one line."""
+    reasons = list(analysis.problems) + [f"{block_id}: {error}" for block_id, error in analysis.errors.items()]
+    text = "; ".join(reasons[:shown])
+    if len(reasons) > shown:
+        text += f"; and {len(reasons) - shown:,} more (see the table)"
+    return text
+
+
+def _data_sources_text(dataset: str | None, folder: str | None) -> str:
+    """Where `train` would take each dataset from now; nothing is read or downloaded."""
+    from designer.data import DATASET_NAMES, DatasetError, describe_source
+
+    names = (dataset,) if dataset else DATASET_NAMES
+    width = max(len(name) for name in names)
+    lines = ["", "Data for `train --dataset NAME`" + (f" (trying {folder} first)" if folder else "") + ":"]
+    for name in names:
+        try:
+            where = describe_source(name, folder)
+        except DatasetError as error:
+            where = str(error)
+        lines.append(f"  {name:<{width}}  {where}")
+    return "\n".join(lines)
 
 
 def _train(arguments) -> int:
@@ -36,14 +78,20 @@ def _window(arguments) -> int:
     return run_window(arguments)
 
 
-COMMANDS = ("info", "train")
+def _commands_epilog() -> str:
+    width = max(len(name) for name in COMMANDS) + len(" FILE")
+    lines = ["headless commands (`python main.py COMMAND --help` for each):"]
+    lines += [f"  {name + ' FILE':<{width}}  {text}" for name, text in COMMAND_HELP.items()]
+    return "\n".join(lines)
 
 
 def build_window_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="network-designer",
         description="Design convolutional networks, see what every block costs, train them. "
-        "Headless commands: info, train (see `network-designer COMMAND --help`).",
+        "Without a command, opens the window.",
+        epilog=_commands_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("file", nargs="?", help="architecture JSON to open (default: the LeNet-5 template)")
     parser.add_argument("--screenshot", metavar="PNG", help="render the window to a PNG file and exit")
@@ -52,14 +100,23 @@ def build_window_parser() -> argparse.ArgumentParser:
 
 
 def build_command_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="network-designer")
+    parser = argparse.ArgumentParser(prog="network-designer", epilog=_commands_epilog(),
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    info = commands.add_parser("info", help="print a layer table with shapes, parameters, MACs and the FC share")
+    info = commands.add_parser(
+        "info", help=COMMAND_HELP["info"],
+        description="Print the design's layer table, totals and FC share, computed without torch, and "
+                    "where each dataset would come from. Exit codes: 0 valid design, 1 the file reads but "
+                    "the design is not valid (the table shows the blocks in error), 2 the file cannot be read.")
     info.add_argument("file", help="architecture JSON")
+    from designer.data import DATASET_NAMES
+
+    info.add_argument("--dataset", choices=DATASET_NAMES, help="say only where this dataset would come from")
+    info.add_argument("--data-folder", metavar="DIR", help="a folder to look in first, as `train` would")
     info.set_defaults(handler=_info)
 
-    train = commands.add_parser("train", help="train a design headless and save history and checkpoint")
+    train = commands.add_parser("train", help=COMMAND_HELP["train"])
     train.add_argument("file", help="architecture JSON")
     from designer.training.cli import add_training_arguments
 

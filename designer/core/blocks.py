@@ -18,7 +18,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from designer.core.errors import ParameterError, UnknownBlockTypeError
+from designer.core.errors import ParameterError, UnknownBlockTypeError, excerpt
 
 Shape = tuple[int, ...]
 
@@ -182,7 +182,7 @@ class BlockType:
             if spec is None:
                 known = ", ".join(self.spec_by_name) or "none"
                 raise ParameterError(
-                    f"{where + ': ' if where else ''}{self.id} has no parameter '{name}' (known: {known})"
+                    f"{where + ': ' if where else ''}{self.id} has no parameter {excerpt(name)} (known: {known})"
                 )
             result[name] = spec.validate(value, where)
         return result
@@ -314,7 +314,12 @@ def _conv_summary(params: dict) -> str:
 
 
 def _pool_summary(label: str) -> SummaryFunction:
-    return lambda params: f"{label} {params['kernel_size']}×{params['kernel_size']}"
+    def summary(params: dict) -> str:
+        kernel, stride = params["kernel_size"], params["stride"]
+        text = f"{label} {kernel}×{kernel}"
+        return text + (f" /{stride}" if stride not in (0, kernel) else "")  # 0: the stride is the kernel size
+
+    return summary
 
 
 def format_shape(shape: Shape | None) -> str:
@@ -480,7 +485,7 @@ def block_type(type_id: str) -> BlockType:
         return BLOCK_TYPES[type_id]
     except KeyError:
         raise UnknownBlockTypeError(
-            f"unknown block type '{type_id}' (known: {', '.join(BLOCK_TYPES)})"
+            f"unknown block type {excerpt(type_id)} (known: {', '.join(BLOCK_TYPES)})"
         ) from None
 
 

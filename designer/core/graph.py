@@ -21,9 +21,11 @@ from designer.core.errors import (
     TooManyInputsError,
     UnknownBlockError,
     WireError,
+    excerpt,
 )
 
 BLOCK_ID_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]{0,63}$")
+_NUMBERED_ID = re.compile(r"(.*?)([0-9]+)")
 
 
 @dataclass
@@ -99,6 +101,7 @@ GraphEvent = BlockAdded | BlockRemoved | EdgeAdded | EdgeRemoved | ParamChanged 
 
 #: Events after which shapes and counts may differ (a move changes nothing the analysis sees).
 STRUCTURAL_EVENTS = (BlockAdded, BlockRemoved, EdgeAdded, EdgeRemoved, ParamChanged, GraphReset)
+_STRUCTURAL_TYPES = frozenset(STRUCTURAL_EVENTS)
 
 
 class Graph:
@@ -107,9 +110,15 @@ class Graph:
         self.description = ""  # free text saved with the file; the analysis ignores it
         self._blocks: dict[str, Block] = {}
         self._edges: list[Edge] = []
+        # Edges into / out of each block, in edge-list order. Kept up to date by appends
+        # (connect, the loader's many connects) and rebuilt after the rarer insertions and
+        # removals, so checking a wire costs what the block's own wires cost, not all edges.
+        self._incoming: dict[str, list[Edge]] | None = {}
+        self._outgoing: dict[str, list[Edge]] | None = {}
         self._listeners: list[Callable[[GraphEvent], None]] = []
         self._order_cache: list[str] | None = None
         self._revision = 0
+        self._free_number_hints: dict[str, int] = {}  # id stem → the lowest number that may be free
 
     # ------------------------------------------------------------------ observing
 
@@ -121,12 +130,16 @@ class Graph:
             self._listeners.remove(listener)
 
     def _emit(self, event: GraphEvent) -> None:
-        if isinstance(event, STRUCTURAL_EVENTS):
+        # Exact types (events are final): a set lookup, not isinstance over six classes; loading
+        # a file emits one event per block and per wire.
+        kind = type(event)
+        if kind in _STRUCTURAL_TYPES:
             self._revision += 1
-            if not isinstance(event, ParamChanged):
+            if kind is not ParamChanged:
                 self._order_cache = None
-        for listener in list(self._listeners):
-            listener(event)
+        if self._listeners:
+            for listener in list(self._listeners):
+                listener(event)
 
     @property
     def revision(self) -> int:
@@ -154,20 +167,20 @@ class Graph:
         try:
             return self._blocks[block_id]
         except KeyError:
-            raise UnknownBlockError(f"there is no block '{block_id}'") from None
+            raise UnknownBlockError(f"there is no block {excerpt(block_id)}") from None
 
     def input_edges(self, block_id: str) -> list[Edge]:
         """Edges into a block, sorted by port."""
-        return sorted((edge for edge in self._edges if edge.target == block_id), key=lambda edge: edge.port)
+        return sorted(self._incoming_map().get(block_id, ()), key=lambda edge: edge.port)
 
     def output_edges(self, block_id: str) -> list[Edge]:
-        return [edge for edge in self._edges if edge.source == block_id]
+        return list(self._outgoing_map().get(block_id, ()))
 
     def predecessors(self, block_id: str) -> list[str]:
         return [edge.source for edge in self.input_edges(block_id)]
 
     def successors(self, block_id: str) -> list[str]:
-        return [edge.target for edge in self._edges if edge.source == block_id]
+        return [edge.target for edge in self._outgoing_map().get(block_id, ())]
 
     def sinks(self) -> list[str]:
         """Blocks nothing reads from; a trainable design has exactly one."""
@@ -180,36 +193,45 @@ class Graph:
     def topological_order(self) -> list[str]:
         """Block ids with every block after its inputs; ties keep insertion order. Cached."""
         if self._order_cache is None:
-            remaining = {block_id: 0 for block_id in self._blocks}
-            outgoing: dict[str, list[str]] = {block_id: [] for block_id in self._blocks}
-            for edge in self._edges:
-                remaining[edge.target] += 1
-                outgoing[edge.source].append(edge.target)
-            ready = [block_id for block_id, count in remaining.items() if count == 0]
-            ready.reverse()  # pop() from the end takes the earliest-inserted block first
-            order: list[str] = []
-            while ready:
-                block_id = ready.pop()
-                order.append(block_id)
-                released = []
-                for target in outgoing[block_id]:
-                    remaining[target] -= 1
-                    if remaining[target] == 0:
-                        released.append(target)
-                ready.extend(reversed(released))
+            order = _kahn_order(self._blocks, self._edges)
             if len(order) != len(self._blocks):  # pragma: no cover - connect() prevents cycles
                 raise CycleError("the graph contains a cycle")
             self._order_cache = order
         return list(self._order_cache)
+
+    def first_loop_edge(self) -> int | None:
+        """Index in ``edges`` of the first edge that closes a loop, or None when there is none.
+
+        "First" as if the edges had been connected one by one in order: the smallest ``k``
+        such that edges ``0..k`` contain a loop. The loader connects a whole file's edges
+        with ``cycles=False`` and asks this once, so loading costs one topological sort
+        (a binary search over prefixes only when there is a loop) instead of a graph search
+        per edge.
+        """
+        order = _kahn_order(self._blocks, self._edges)
+        if len(order) == len(self._blocks):
+            self._order_cache = order  # what topological_order would compute next (the analysis)
+            return None
+        low, high = 0, len(self._edges) - 1  # the prefix ending at `high` is known to loop
+        while low < high:
+            middle = (low + high) // 2
+            if len(_kahn_order(self._blocks, self._edges[: middle + 1])) == len(self._blocks):
+                low = middle + 1
+            else:
+                high = middle
+        return high
 
     def new_block_id(self, type_id: str) -> str:
         """A readable id not yet used, e.g. ``conv3`` or ``fc2``."""
         stem = {"Conv2d": "conv", "MaxPool2d": "maxpool", "AvgPool2d": "avgpool", "BatchNorm2d": "bn"}.get(
             type_id, type_id.lower()
         )
-        number = 1
+        # Every number below the hint is known to be taken, so adding block after block costs
+        # no rescan from 1 (that made building a 100,000-block chain quadratic).
+        number = self._free_number_hints.get(stem, 1)
         while f"{stem}{number}" in self._blocks:
             number += 1
+        self._free_number_hints[stem] = number
         return f"{stem}{number}"
 
     # ------------------------------------------------------------------ editing
@@ -244,8 +266,14 @@ class Graph:
         # Edges go first so a listener never sees an edge whose end has vanished.
         for _, edge in reversed(touching):
             self._edges.remove(edge)
+            self._forget_adjacency()
             self._emit(EdgeRemoved(edge))
         del self._blocks[block_id]
+        self._forget_adjacency()
+        numbered = _NUMBERED_ID.fullmatch(block_id)
+        if numbered is not None and numbered.group(1) in self._free_number_hints:
+            stem, number = numbered.group(1), int(numbered.group(2))
+            self._free_number_hints[stem] = min(self._free_number_hints[stem], number)
         self._emit(BlockRemoved(block_id))
         return RemovedBlock(block, index, touching)
 
@@ -260,19 +288,29 @@ class Graph:
         self._emit(BlockAdded(block.id))
         for index, edge in removed.edges:
             self._edges.insert(index, edge)
+            self._forget_adjacency()
             self._emit(EdgeAdded(edge))
 
-    def check_connect(self, source: str, target: str, port: int | None = None) -> int:
-        """Raise the reason a wire ``source → target`` is refused, or return the port it would use."""
-        self.block(source)
-        target_block = self.block(target)
-        ports = target_block.type.inputs
+    def check_connect(self, source: str, target: str, port: int | None = None, *, cycles: bool = True) -> int:
+        """Raise the reason a wire ``source → target`` is refused, or return the port it would use.
+
+        ``cycles=False`` leaves out the loop check (a search of the graph): only for a caller
+        that adds many edges and then asks ``first_loop_edge`` once, as the file loader does.
+        """
+        if source not in self._blocks:
+            self.block(source)  # raises, naming it
+        target_block = self._blocks.get(target) or self.block(target)
+        ports = BLOCK_TYPES[target_block.type_id].inputs
         if source == target:
             raise CycleError(f"a block cannot feed itself ('{source}')")
         if ports == 0:
             raise TooManyInputsError(f"'{target}' is an {target_block.type.label} block and takes no input")
-        used = {edge.port: edge.source for edge in self._edges if edge.target == target}
-        if any(edge.source == source and edge.target == target for edge in self._edges) and ports == 1:
+        into_target = self._incoming_map().get(target)
+        if not into_target and port is None and not cycles:
+            return 0  # the loader's common case: a free block, its first port, loops checked later
+        into_target = into_target or ()
+        used = {edge.port: edge.source for edge in into_target}
+        if ports == 1 and any(edge.source == source for edge in into_target):
             raise DuplicateEdgeError(f"'{source}' is already wired to '{target}'")
         if port is None:
             free = [candidate for candidate in range(ports) if candidate not in used]
@@ -289,14 +327,18 @@ class Graph:
                 raise TooManyInputsError(
                     f"input {port} of '{target}' is already fed by '{used[port]}'; remove that wire first"
                 )
-        if self._reaches(target, source):
-            raise CycleError(f"wiring '{source}' → '{target}' would make a loop: '{target}' already feeds '{source}'")
+        if cycles and self._reaches(target, source):
+            raise CycleError(loop_message(source, target))
         return port
 
-    def connect(self, source: str, target: str, port: int | None = None) -> Edge:
-        port = self.check_connect(source, target, port)
+    def connect(self, source: str, target: str, port: int | None = None, *, cycles: bool = True) -> Edge:
+        """Add a wire; ``cycles=False`` as in ``check_connect`` (the caller checks loops once after)."""
+        port = self.check_connect(source, target, port, cycles=cycles)
         edge = Edge(source, target, port)
         self._edges.append(edge)
+        if self._incoming is not None and self._outgoing is not None:
+            self._incoming.setdefault(target, []).append(edge)
+            self._outgoing.setdefault(source, []).append(edge)
         self._emit(EdgeAdded(edge))
         return edge
 
@@ -304,6 +346,7 @@ class Graph:
         """Put back an edge at an exact index (undo of disconnect); checked like ``connect``."""
         self.check_connect(edge.source, edge.target, edge.port)
         self._edges.insert(index, edge)
+        self._forget_adjacency()
         self._emit(EdgeAdded(edge))
 
     def disconnect(self, edge: Edge) -> int:
@@ -313,6 +356,7 @@ class Graph:
         except ValueError:
             raise GraphError(f"there is no wire '{edge.source}' → '{edge.target}'") from None
         del self._edges[index]
+        self._forget_adjacency()
         self._emit(EdgeRemoved(edge))
         return index
 
@@ -344,6 +388,8 @@ class Graph:
         self._blocks = {block_id: _copy_block(block) for block_id, block in other._blocks.items()}
         self._edges = list(other._edges)
         self._order_cache = None
+        self._forget_adjacency()
+        self._free_number_hints = {}
         self._emit(GraphReset())
 
     def copy(self) -> "Graph":
@@ -351,28 +397,78 @@ class Graph:
         duplicate.description = self.description
         duplicate._blocks = {block_id: _copy_block(block) for block_id, block in self._blocks.items()}
         duplicate._edges = list(self._edges)
+        duplicate._forget_adjacency()
         return duplicate
 
     # ------------------------------------------------------------------ helpers
 
+    def _forget_adjacency(self) -> None:
+        self._incoming = self._outgoing = None
+
+    def _build_adjacency(self) -> None:
+        incoming: dict[str, list[Edge]] = {}
+        outgoing: dict[str, list[Edge]] = {}
+        for edge in self._edges:
+            incoming.setdefault(edge.target, []).append(edge)
+            outgoing.setdefault(edge.source, []).append(edge)
+        self._incoming, self._outgoing = incoming, outgoing
+
+    def _incoming_map(self) -> dict[str, list[Edge]]:
+        if self._incoming is None:
+            self._build_adjacency()
+        return self._incoming
+
+    def _outgoing_map(self) -> dict[str, list[Edge]]:
+        if self._outgoing is None:
+            self._build_adjacency()
+        return self._outgoing
+
     def _reaches(self, start: str, goal: str) -> bool:
         """True when ``goal`` can be reached from ``start`` along edges."""
-        outgoing: dict[str, list[str]] = {}
-        for edge in self._edges:
-            outgoing.setdefault(edge.source, []).append(edge.target)
+        outgoing = self._outgoing_map()
         stack, seen = [start], {start}
         while stack:
             current = stack.pop()
             if current == goal:
                 return True
-            for target in outgoing.get(current, ()):
-                if target not in seen:
-                    seen.add(target)
-                    stack.append(target)
+            for edge in outgoing.get(current, ()):
+                if edge.target not in seen:
+                    seen.add(edge.target)
+                    stack.append(edge.target)
         return False
 
     def __iter__(self) -> Iterator[Block]:
         return iter(self._blocks.values())
+
+
+def loop_message(source: str, target: str) -> str:
+    """Why the wire ``source → target`` is refused when it would close a loop."""
+    return f"wiring '{source}' → '{target}' would make a loop: '{target}' already feeds '{source}'"
+
+
+def _kahn_order(blocks: dict, edges: list[Edge]) -> list[str]:
+    """Kahn's topological sort; shorter than ``blocks`` exactly when ``edges`` hold a loop.
+
+    Ties keep insertion order (the order analysis reports and the layer table show).
+    """
+    remaining = dict.fromkeys(blocks, 0)
+    outgoing: dict[str, list[str]] = {}
+    for edge in edges:
+        remaining[edge.target] += 1
+        outgoing.setdefault(edge.source, []).append(edge.target)
+    ready = [block_id for block_id, count in remaining.items() if count == 0]
+    ready.reverse()  # pop() from the end takes the earliest-inserted block first
+    order: list[str] = []
+    while ready:
+        block_id = ready.pop()
+        order.append(block_id)
+        released = []
+        for target in outgoing.get(block_id, ()):
+            remaining[target] -= 1
+            if remaining[target] == 0:
+                released.append(target)
+        ready.extend(reversed(released))
+    return order
 
 
 def _position(position: Iterable[float], block_id: str) -> tuple[float, float]:

@@ -7,7 +7,7 @@ labels) that the training engine turns into tensors once.
 from designer.data.catalogue import DATASET_SPECS
 from designer.data.download import urllib_downloader
 from designer.data.errors import DatasetError, DownloadCancelled
-from designer.data.loading import dataset_info, find_local, load_dataset
+from designer.data.loading import dataset_info, describe_source, find_local, load_dataset
 from designer.data.locations import default_datasets_cache
 from designer.data.records import Dataset, DatasetInfo
 
@@ -16,6 +16,6 @@ DEFAULT_DATASET = "mnist-sample"
 
 __all__ = [
     "DATASET_NAMES", "DEFAULT_DATASET", "Dataset", "DatasetError", "DatasetInfo",
-    "DownloadCancelled", "dataset_info", "default_datasets_cache", "find_local",
+    "DownloadCancelled", "dataset_info", "describe_source", "default_datasets_cache", "find_local",
     "load_dataset", "urllib_downloader",
 ]

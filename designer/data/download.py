@@ -11,12 +11,14 @@ from __future__ import annotations
 import hashlib
 import http.client
 import os
+import sys
 import tempfile
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import TextIO
 
 from designer.data.errors import DatasetError, DownloadCancelled
 
@@ -31,6 +33,32 @@ NETWORK_ERRORS = (urllib.error.URLError, http.client.HTTPException, OSError, Val
 # A download in progress rewrites its temporary file every chunk; one untouched this long
 # was left by a process that was killed and can go.
 STALE_TEMPORARY_SECONDS = 15 * 60
+
+
+class ProgressLine:
+    """Download progress on one terminal line that rewrites itself ("downloading 3.1 of 11.6 MB").
+
+    Pass it as the progress callback; call ``finish()`` before printing anything else (an error
+    above all), so that nothing is glued to the end of the half-drawn line.
+    """
+
+    def __init__(self, stream: TextIO | None = None, what: str = "downloading") -> None:
+        self.stream = stream
+        self.what = what
+        self.open = False
+
+    def __call__(self, done: int, total: int) -> None:
+        stream = self.stream or sys.stderr
+        print(f"\r{self.what} {done / 1e6:.1f} of {total / 1e6:.1f} MB", end="", file=stream, flush=True)
+        self.open = True
+        if total and done >= total:
+            self.finish()
+
+    def finish(self) -> None:
+        """End the progress line, if one is drawn; harmless to call again."""
+        if self.open:
+            print(file=self.stream or sys.stderr, flush=True)
+            self.open = False
 
 
 def urllib_downloader(url: str) -> tuple[int | None, Iterator[bytes]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import math
+import os
 import zlib
 from pathlib import Path
 from typing import BinaryIO
@@ -21,6 +22,11 @@ IMAGES_MAGIC = 2051  # 0x00000803: unsigned bytes, three dimensions (count, rows
 LABELS_MAGIC = 2049  # 0x00000801: unsigned bytes, one dimension (count)
 _MAGIC_MEANING = {IMAGES_MAGIC: "an IDX image file", LABELS_MAGIC: "an IDX label file"}
 _GZIP_SIGNATURE = b"\x1f\x8b"
+#: The most data an IDX file may announce: over a million 28×28 images, twenty times MNIST's
+#: training file (47 MB). A header announcing more is damaged (4294967295×28×28 is 3.4 TB)
+#: and is refused before anything is allocated.
+MAX_IDX_BYTES = 1 << 30
+_CHUNK_BYTES = 1 << 20
 
 
 def _open_maybe_gzipped(path: Path) -> BinaryIO:
@@ -41,6 +47,18 @@ def _read_exactly(handle: BinaryIO, buffer: memoryview) -> int:
             break
         filled += count
     return filled
+
+
+def _read_growing(handle: BinaryIO, size: int) -> tuple[np.ndarray, int]:
+    """Up to ``size`` bytes as a writable uint8 array, grown as data arrives; and how many came."""
+    buffer = bytearray()
+    while len(buffer) < size:
+        chunk = handle.read(min(_CHUNK_BYTES, size - len(buffer)))
+        if not chunk:
+            break
+        buffer += chunk
+    # frombuffer over a bytearray shares its memory and stays writable: no second copy.
+    return np.frombuffer(buffer, dtype=np.uint8), len(buffer)
 
 
 def read_idx(path: Path, expected_magic: int) -> np.ndarray:
@@ -67,14 +85,26 @@ def read_idx(path: Path, expected_magic: int) -> np.ndarray:
             shape = tuple(int.from_bytes(dimension_bytes[index:index + 4], "big")
                           for index in range(0, len(dimension_bytes), 4))
             expected_size = math.prod(shape)
-            # Filling a preallocated array avoids a second 47 MB copy for the training images
-            # and leaves the array writable (torch.from_numpy warns on read-only arrays).
-            values = np.empty(expected_size, dtype=np.uint8)
-            filled = _read_exactly(handle, memoryview(values))
+            announced = f"{'×'.join(map(str, shape))} = {expected_size:,} bytes of data"
+            if expected_size > MAX_IDX_BYTES:
+                raise DatasetError(f"{path.name} is damaged or not an IDX file: its header announces "
+                                   f"{announced}, more than the {MAX_IDX_BYTES:,} this program reads.")
+            if isinstance(handle, gzip.GzipFile):
+                # How much the stream holds is known only by decompressing it: read what the header
+                # promises chunk by chunk, so a short stream is found before the memory is taken.
+                values, filled = _read_growing(handle, expected_size)
+            else:
+                available = os.fstat(handle.fileno()).st_size - 4 - 4 * dimension_count
+                if available < expected_size:
+                    raise DatasetError(f"{path.name} is truncated: its header announces {announced} "
+                                       f"but the file holds only {max(available, 0):,}.")
+                # Filling a preallocated array avoids a second 47 MB copy for the training images
+                # and leaves the array writable (torch.from_numpy warns on read-only arrays).
+                values = np.empty(expected_size, dtype=np.uint8)
+                filled = _read_exactly(handle, memoryview(values))
             if filled < expected_size:
-                raise DatasetError(f"{path.name} is truncated: its header announces "
-                                   f"{'×'.join(map(str, shape))} = {expected_size:,} bytes of "
-                                   f"data but only {filled:,} are there.")
+                raise DatasetError(f"{path.name} is truncated: its header announces {announced} but only "
+                                   f"{filled:,} are there.")
             # Reading on to the end also makes gzip check its CRC and length trailer.
             if handle.read(1):
                 raise DatasetError(f"{path.name} is longer than its header announces "

@@ -52,11 +52,14 @@ def _cache_folder(spec: DatasetSpec, cache_dir: Path | None) -> Path:
 
 
 def _candidate_folders(spec: DatasetSpec, folder: Path | None,
-                       cache_dir: Path | None) -> list[Path]:
-    candidates = [Path(folder)] if folder is not None else []
+                       cache_dir: Path | None) -> list[tuple[Path, str]]:
+    """Where to look, in order, each with a description of that kind of place for a person."""
+    candidates = [(Path(folder), "your folder")] if folder is not None else []
     if spec.builtin:
-        return candidates + [builtin_datasets_folder() / spec.info.name]
-    return candidates + [_cache_folder(spec, cache_dir), *spec.system_folders]
+        return candidates + [(builtin_datasets_folder() / spec.info.name, "the built-in sample")]
+    system = [(place, f"{spec.system_package} package" if spec.system_package else "a system folder")
+              for place in spec.system_folders]
+    return candidates + [(_cache_folder(spec, cache_dir), "the cache"), *system]
 
 
 def _idx_file_in(folder: Path, filename: str) -> Path | None:
@@ -80,19 +83,42 @@ def _complete_source_in(spec: DatasetSpec, place: Path) -> Path | None:
     return None
 
 
+def _find_local_with_kind(spec: DatasetSpec, folder: Path | None,
+                          cache_dir: Path | None) -> tuple[Path, str] | None:
+    for place, kind in _candidate_folders(spec, folder, cache_dir):
+        source = _complete_source_in(spec, place)
+        if source is not None:
+            return source, f"{kind} ({source})"
+    return None
+
+
 def find_local(name: str, folder: str | Path | None = None, *,
                cache_dir: str | Path | None = None) -> Path | None:
     """Where the whole dataset already lies on this computer (folder or archive), else None.
 
     Never touches the network, so the window can say "will download N MB" beforehand.
     """
+    found = _find_local_with_kind(_spec(name), Path(folder) if folder else None,
+                                  Path(cache_dir) if cache_dir else None)
+    return found[0] if found else None
+
+
+def describe_source(name: str, folder: str | Path | None = None, *,
+                    cache_dir: str | Path | None = None) -> str:
+    """Where ``load_dataset`` would take the data from now, in words; reads and downloads nothing.
+
+    E.g. "Debian's dataset-fashion-mnist package (/usr/share/datasets/fashion-mnist)", or
+    "not on this computer: a download of 11.6 MB into the cache (~/.cache/…/mnist)".
+    """
     spec = _spec(name)
-    for place in _candidate_folders(spec, Path(folder) if folder else None,
-                                    Path(cache_dir) if cache_dir else None):
-        source = _complete_source_in(spec, place)
-        if source is not None:
-            return source
-    return None
+    cache_dir = Path(cache_dir) if cache_dir else None
+    found = _find_local_with_kind(spec, Path(folder) if folder else None, cache_dir)
+    if found is not None:
+        return found[1]
+    if spec.mirrors:
+        return (f"not on this computer: a download of {spec.info.download_bytes / 1e6:.1f} MB into the cache "
+                f"({_cache_folder(spec, cache_dir)})")
+    return "not on this computer"
 
 
 def _advice(spec: DatasetSpec, target: Path, *, download: bool) -> str:
@@ -144,32 +170,58 @@ def _download_missing(spec: DatasetSpec, cache_folder: Path, advice: str,
 
 
 def _read_source(spec: DatasetSpec, source: Path):
+    """The arrays, the class names and, per split, the files the images and labels came from."""
     if spec.file_format == "cifar":
-        return read_cifar10(source, spec.info.class_names)
+        train_images, train_labels, test_images, test_labels, class_names = read_cifar10(
+            source, spec.info.class_names)
+        batches = f"{source.name} (data_batch_1-5)" if source.is_file() else "data_batch_1-5"
+        test = f"{source.name} (test_batch)" if source.is_file() else "test_batch"
+        files = {"training": (batches, batches), "test": (test, test)}
+        return train_images, train_labels, test_images, test_labels, class_names, files
     train_images_file, train_labels_file, test_images_file, test_labels_file = (
         _idx_file_in(source, remote.filename) for remote in spec.files)
+    files = {"training": (train_images_file, train_labels_file), "test": (test_images_file, test_labels_file)}
     return (read_idx_images(train_images_file), read_idx_labels(train_labels_file),
             read_idx_images(test_images_file), read_idx_labels(test_labels_file),
-            spec.info.class_names)
+            spec.info.class_names, files)
 
 
-def _check_consistent(spec: DatasetSpec, source: Path, train_images, train_labels,
-                      test_images, test_labels) -> None:
+def _remedy(source: Path, cache_folder: Path, what: str = "it") -> str:
+    """What a person can do about a bad file (``what="them"``: files) in ``source``."""
+    if source.is_relative_to(cache_folder):
+        return (f"Delete {what} from {cache_folder} so {'it is' if what == 'it' else 'they are'} downloaded "
+                f"again, or choose the built-in sample ({SAMPLE_NAME}).")
+    folder_of_source = source if source.is_dir() else source.parent
+    return (f"Replace {what} in {folder_of_source} with a good copy of the dataset's files, or choose the "
+            f"built-in sample ({SAMPLE_NAME}).")
+
+
+def _check_consistent(spec: DatasetSpec, source: Path, files: dict, cache_folder: Path, train_images,
+                      train_labels, test_images, test_labels) -> None:
+    """Counts, image size and label range, each refused with the file named and what to do."""
     info = spec.info
+    where = source if source.is_dir() else source.parent
     for split, images, labels in (("training", train_images, train_labels),
                                   ("test", test_images, test_labels)):
+        images_file, labels_file = (Path(name).name for name in files[split])
+        if images.shape[0] == 0:
+            # Nothing to train on, or a test accuracy of 0 / 0: refuse before any training.
+            raise DatasetError(f"{info.label}: {images_file} in {where} holds no images; the {split} set "
+                               f"needs at least one. {_remedy(source, cache_folder)}")
         if images.shape[0] != labels.shape[0]:
-            raise DatasetError(f"{info.label}: the {split} set in {source} has "
-                               f"{images.shape[0]:,} images but {labels.shape[0]:,} labels; "
-                               f"the image and label files do not belong together.")
+            raise DatasetError(f"{info.label}: {images_file} holds {images.shape[0]:,} {split} images but "
+                               f"{labels_file} holds {labels.shape[0]:,} labels (in {where}); the two files "
+                               f"do not belong together. {_remedy(source, cache_folder, 'them')}")
         if images.shape[1:] != info.input_shape:
-            raise DatasetError(f"{info.label}: the {split} images in {source} are "
-                               f"{'×'.join(map(str, images.shape[1:]))}, expected "
-                               f"{'×'.join(map(str, info.input_shape))}.")
+            raise DatasetError(f"{info.label}: the {split} images in {images_file} (in {where}) are "
+                               f"{'×'.join(map(str, images.shape[1:]))}, but {info.label} images are "
+                               f"{'×'.join(map(str, info.input_shape))}: these are not {info.label}'s files. "
+                               f"{_remedy(source, cache_folder, 'them')}")
         if labels.size and (labels.min() < 0 or labels.max() >= info.num_classes):
-            raise DatasetError(f"{info.label}: the {split} labels in {source} run from "
-                               f"{labels.min()} to {labels.max()}, expected 0 to "
-                               f"{info.num_classes - 1}.")
+            raise DatasetError(f"{info.label}: the {split} labels in {labels_file} (in {where}) run from "
+                               f"{labels.min()} to {labels.max()}, but {info.label} has classes 0 to "
+                               f"{info.num_classes - 1}: it is not {info.label}'s label file, or it is "
+                               f"damaged. {_remedy(source, cache_folder)}")
 
 
 def load_dataset(name: str, folder: str | Path | None = None, *, download: bool = True,
@@ -191,8 +243,8 @@ def load_dataset(name: str, folder: str | Path | None = None, *, download: bool 
     primary_folder = folder or (builtin_datasets_folder() / spec.info.name if spec.builtin
                                 else cache_folder)
 
-    source = find_local(name, folder, cache_dir=cache_dir)
-    if source is None:
+    found = _find_local_with_kind(spec, folder, cache_dir)
+    if found is None:
         advice = _advice(spec, primary_folder, download=download)
         if not download or not spec.mirrors:
             raise DatasetError(f"{spec.info.label}: {_first_missing_file(spec, primary_folder)} "
@@ -200,20 +252,17 @@ def load_dataset(name: str, folder: str | Path | None = None, *, download: bool 
         _download_missing(spec, cache_folder, advice, downloader, progress, should_cancel)
         source = _complete_source_in(spec, cache_folder)
         assert source is not None, "a download that succeeded must leave the files in the cache"
+        origin = f"a download into the cache ({source})"
+    else:
+        source, origin = found
 
     try:
-        train_images, train_labels, test_images, test_labels, class_names = _read_source(spec, source)
+        (train_images, train_labels, test_images, test_labels, class_names,
+         files) = _read_source(spec, source)
     except DatasetError as error:
-        if source.is_relative_to(cache_folder):
-            remedy = (f"Delete it from {cache_folder} so it is downloaded again, or choose "
-                      f"the built-in sample ({SAMPLE_NAME}).")
-        else:
-            folder_of_source = source if source.is_dir() else source.parent
-            remedy = (f"Replace it in {folder_of_source} with a good copy, or choose the "
-                      f"built-in sample ({SAMPLE_NAME}).")
-        raise DatasetError(f"{spec.info.label}: {error} {remedy}") from error
+        raise DatasetError(f"{spec.info.label}: {error} {_remedy(source, cache_folder)}") from error
 
-    _check_consistent(spec, source, train_images, train_labels, test_images, test_labels)
+    _check_consistent(spec, source, files, cache_folder, train_images, train_labels, test_images, test_labels)
     return Dataset(name=spec.info.name, train_images=train_images, train_labels=train_labels,
                    test_images=test_images, test_labels=test_labels,
-                   class_names=tuple(class_names), source=str(source))
+                   class_names=tuple(class_names), source=str(source), origin=origin)

@@ -46,6 +46,9 @@ class Dataset:
     test_labels: np.ndarray
     class_names: tuple[str, ...]
     source: str = ""  # the folder or archive the data was read from, for messages
+    # Where that is, in words, for a person: "your folder (…)", "the cache (…)", "the built-in
+    # sample (…)", "Debian's dataset-fashion-mnist package (…)", "a download into the cache (…)".
+    origin: str = ""
 
     def __post_init__(self) -> None:
         # Catch a reader bug here rather than as a confusing shape error mid-training.

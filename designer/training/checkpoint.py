@@ -1,15 +1,17 @@
 """One file holding a trained network: its architecture document and its weights.
 
-Written with ``torch.save`` of plain types and tensors only, and read with
-``torch.load(weights_only=True)``, which refuses anything else — a checkpoint from a
-stranger cannot run code. Everything that goes wrong while reading becomes CheckpointError.
+Written with ``torch.save`` of plain types and tensors only, through the project's atomic
+writer, and read with ``torch.load(weights_only=True)``, which refuses anything else — a
+checkpoint from a stranger cannot run code. A SHA-256 of the contents is saved with them and
+checked on load (checkpoint_checks.py): a file altered or damaged since is refused, and so
+are weights holding NaN or infinity. Everything that goes wrong while reading becomes
+CheckpointError; what is odd but harmless becomes a note in the metadata.
 """
 
 from __future__ import annotations
 
 import datetime
-import os
-import tempfile
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,11 +19,14 @@ import torch
 from torch import nn
 
 from designer.core import Graph, to_document
-from designer.core.errors import ArchitectureError, DesignerError
+from designer.core.atomic import atomic_writer
+from designer.core.errors import ArchitectureError, DesignerError, one_line
 from designer.core.fileformat import parse_document
 from designer.nn import BuildError, GraphModule, build_module
+from designer.training.checkpoint_checks import (CheckFailed, checksum_record, fit_weights, sane_class_names,
+                                                 sane_config, verify_checksum)
 from designer.training.evaluation import Normalisation
-from designer.training.history import config_from_dict, result_from_dict, result_to_dict
+from designer.training.history import result_from_dict, result_to_dict
 from designer.training.records import TrainConfig, TrainResult
 
 CHECKPOINT_FORMAT = "network-designer/checkpoint"
@@ -40,6 +45,9 @@ class CheckpointMetadata:
     class_names: tuple[str, ...]
     created: str  # ISO 8601, UTC
     torch_version: str
+    # Things a person should know about what was loaded: no checksum in an old file, weights
+    # converted from float64, a damaged setting replaced by its default. One sentence each.
+    notes: tuple[str, ...] = ()
 
 
 def save_checkpoint(path: str | Path, graph: Graph, module: nn.Module, config: TrainConfig | None = None,
@@ -59,25 +67,12 @@ def save_checkpoint(path: str | Path, graph: Graph, module: nn.Module, config: T
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "torch_version": str(torch.__version__),
     }
+    document["checksum"] = checksum_record(document)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        with atomic_writer(path) as handle:
+            torch.save(document, handle)
     except OSError as error:
         raise CheckpointError(f"cannot write {path}: {error.strerror or error}") from None
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            torch.save(document, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException as error:
-        try:
-            os.unlink(temporary)
-        except FileNotFoundError:
-            pass
-        if isinstance(error, OSError):
-            raise CheckpointError(f"cannot write {path}: {error.strerror or error}") from None
-        raise
 
 
 def _read(path: Path) -> dict:
@@ -88,14 +83,21 @@ def _read(path: Path) -> dict:
     except OSError as error:
         raise CheckpointError(f"cannot read {path}: {error.strerror or error}") from None
     except Exception as error:  # noqa: BLE001 - pickle, zip and torch raise a zoo of types here
-        if "Unsupported global" in str(error):
-            raise CheckpointError(f"{path.name} holds objects other than plain data and tensors, so it is "
-                                  f"not a Network Designer checkpoint and was not loaded (it could run "
-                                  f"code)") from None
-        detail = str(error).split("WeightsUnpickler error:")[-1].strip().splitlines()
-        detail = detail[0][:200] if detail else type(error).__name__
+        text = str(error)
+        refused = text.startswith("Weights only load failed") or "WeightsUnpickler" in text
+        # torch's own message goes on to suggest weights_only=False, i.e. running the file's
+        # code: it is never repeated. A pickle naming functions or classes holds something our
+        # program never writes; an unknown opcode means bytes that are no torch file at all.
+        if refused and any(word in text for word in ("GLOBAL", "global", "reduce", "class", "blocked")):
+            raise CheckpointError(f"{path.name} holds objects that Network Designer never writes in a "
+                                  f"checkpoint, so it was not loaded (loading them could run code); it is "
+                                  f"not a Network Designer checkpoint, or it was altered") from None
+        if refused:
+            detail = "its contents are not in PyTorch's checkpoint format"
+        else:
+            detail = text.strip().splitlines()[0] if text.strip() else type(error).__name__
         raise CheckpointError(f"{path.name} is not a Network Designer checkpoint, or it is damaged "
-                              f"({detail})") from None
+                              f"({one_line(detail, 200)})") from None
     if not isinstance(document, dict) or document.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path.name} is a PyTorch file but not a Network Designer checkpoint "
                               f"(it lacks the architecture of the network)")
@@ -108,7 +110,7 @@ def _read(path: Path) -> dict:
     return document
 
 
-def _module_from(document: dict, name: str) -> tuple[Graph, GraphModule]:
+def _module_from(document: dict, name: str) -> tuple[Graph, GraphModule, list[str]]:
     try:
         graph = parse_document(document.get("architecture"))
     except ArchitectureError as error:
@@ -117,9 +119,7 @@ def _module_from(document: dict, name: str) -> tuple[Graph, GraphModule]:
         module = build_module(graph)
     except BuildError as error:
         raise CheckpointError(f"{name}: the architecture inside cannot be built: {error}") from None
-    state = document.get("state_dict")
-    if not isinstance(state, dict) or not all(isinstance(value, torch.Tensor) for value in state.values()):
-        raise CheckpointError(f"{name}: the weights are missing or damaged")
+    state, notes = fit_weights(document["state_dict"], module.state_dict())
     try:
         module.load_state_dict(state, strict=True)
     except RuntimeError as error:
@@ -127,34 +127,61 @@ def _module_from(document: dict, name: str) -> tuple[Graph, GraphModule]:
         detail = " ".join(str(error).split())[:400]
         raise CheckpointError(f"{name}: the weights do not fit the architecture inside ({detail})") from None
     module.eval()
-    return graph, module
+    return graph, module, notes
 
 
-def _metadata_from(document: dict, name: str) -> CheckpointMetadata:
+def _normalisation_from(raw, channels: int | None) -> Normalisation | None:
+    if not raw:
+        return None
+    normalisation = Normalisation.from_dict(raw)
+    values = normalisation.mean + normalisation.std
+    if not all(math.isfinite(value) for value in values) or min(normalisation.std) <= 0:
+        raise ValueError("the input statistics must be finite, with standard deviations above 0")
+    if channels is not None and len(normalisation.mean) != channels:
+        raise ValueError(f"input statistics for {len(normalisation.mean)} channels, but the network takes {channels}")
+    return normalisation
+
+
+def _metadata_from(document: dict, name: str, channels: int | None) -> CheckpointMetadata:
+    config, notes = sane_config(document.get("config") or None)
+    class_names, class_notes = sane_class_names(document.get("class_names"))
     try:
-        config = config_from_dict(document["config"]) if document.get("config") else None
         result = result_from_dict(document["result"]) if document.get("result") else None
-        normalisation = (Normalisation.from_dict(document["normalisation"])
-                         if document.get("normalisation") else None)
-        class_names = tuple(str(name) for name in document.get("class_names") or ())
+        normalisation = _normalisation_from(document.get("normalisation"), channels)
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise CheckpointError(f"{name}: the training record inside is damaged ({error})") from None
     return CheckpointMetadata(config=config, result=result, normalisation=normalisation,
-                              class_names=class_names, created=str(document.get("created", "")),
-                              torch_version=str(document.get("torch_version", "")))
+                              class_names=class_names, created=str(document.get("created", ""))[:40],
+                              torch_version=str(document.get("torch_version", ""))[:40],
+                              notes=tuple(notes + class_notes))
 
 
 def load_checkpoint(path: str | Path) -> tuple[Graph, GraphModule, CheckpointMetadata]:
     """The design, a module with the saved weights (in eval mode, on the CPU), and the rest.
 
-    Raises CheckpointError, and nothing else, for a missing, foreign, damaged or newer file.
+    Raises CheckpointError, and nothing else, for a missing, foreign, damaged, altered or newer
+    file, or weights that are not finite. ``metadata.notes`` says what a person should know about
+    a file that loaded (saved without a checksum, weights converted, a setting defaulted).
     """
     path = Path(path)
     try:
         document = _read(path)
-        graph, module = _module_from(document, path.name)
-        return graph, module, _metadata_from(document, path.name)
+        state = document.get("state_dict")
+        if not isinstance(state, dict) or not all(isinstance(key, str) and isinstance(value, torch.Tensor)
+                                                  for key, value in state.items()):
+            raise CheckpointError(f"{path.name}: the weights are missing or damaged")
+        notes = verify_checksum(document)
+        graph, module, weight_notes = _module_from(document, path.name)
+        metadata = _metadata_from(document, path.name, getattr(module, "input_shape", (None,))[0])
+        return graph, module, _with_notes(metadata, notes + weight_notes)
+    except CheckFailed as failure:
+        raise CheckpointError(f"{path.name}: {failure}") from None
     except CheckpointError:
         raise
     except Exception as error:  # noqa: BLE001 - the promise is one error type
-        raise CheckpointError(f"{path.name} cannot be loaded ({type(error).__name__}: {error})") from None
+        raise CheckpointError(f"{path.name} cannot be loaded ({type(error).__name__}: "
+                              f"{one_line(str(error), 200)})") from None
+
+
+def _with_notes(metadata: CheckpointMetadata, notes: list[str]) -> CheckpointMetadata:
+    return CheckpointMetadata(**{**metadata.__dict__, "notes": tuple(notes) + metadata.notes})

@@ -121,12 +121,16 @@ def _loss(value: float | None) -> str:
     return "—" if value is None else f"{value:.4f}"
 
 
-def _printer(epochs: int):
-    """The run's events as the command prints them."""
+def _printer(epochs: int, progress_line):
+    """The run's events as the command prints them; downloads on ``progress_line`` (one line that
+    rewrites itself, ended before anything else is printed)."""
     from designer.training.run import DownloadProgress, EpochDone, RunStarted
 
     def show(event) -> None:
         if isinstance(event, RunStarted):
+            progress_line.finish()
+            if event.data_source:
+                print(f"data: {event.data_source}", flush=True)
             info = event.info
             print(f"training on {info.device}: {info.train_samples:,} training, {info.validation_samples:,} "
                   f"validation, {info.test_samples:,} test images; {info.batches_per_epoch} batches per epoch",
@@ -141,9 +145,7 @@ def _printer(epochs: int):
                          f"acc {_percent(metrics.validation_accuracy)}")
             print(f"{line}  {metrics.seconds:.1f} s", flush=True)
         elif isinstance(event, DownloadProgress):
-            end = "\n" if event.total and event.done >= event.total else ""
-            print(f"\rdownloading {event.done / 1e6:.1f} of {event.total / 1e6:.1f} MB", end=end, file=sys.stderr,
-                  flush=True)
+            progress_line(event.done, event.total)
 
     return show
 
@@ -168,10 +170,11 @@ def run_training_command(arguments: argparse.Namespace) -> int:
     # torch loads only once the file and the settings are known to be good.
     from designer.training.checkpoint import CheckpointError, save_checkpoint
     from designer.training.history import save_history_csv, save_history_json
+    from designer.data.download import ProgressLine
     from designer.training.run import run, trained_model
 
     output = Path(arguments.output) if getattr(arguments, "output", None) else default_output_folder(arguments.file)
-    control = RunControl()
+    control, progress_line = RunControl(), ProgressLine()
     interrupted = False
 
     def on_interrupt(signum, frame) -> None:
@@ -186,8 +189,9 @@ def run_training_command(arguments: argparse.Namespace) -> int:
     try:
         print(f"{graph.name}: {config.epochs} epoch(s) on {config.dataset}, {config.optimizer} lr "
               f"{config.learning_rate:g}, batch {config.batch_size}, seed {config.seed}", flush=True)
-        ended = run(request, _printer(config.epochs), control)
+        ended = run(request, _printer(config.epochs, progress_line), control)
     finally:
+        progress_line.finish()
         signal.signal(signal.SIGINT, previous_handler)
 
     result, info = ended.result, ended.outcome.info

@@ -41,9 +41,10 @@ class BatchThrottle(TrainingCallback):
     operations.
     """
 
-    def __init__(self, emit, run_id: str) -> None:
+    def __init__(self, emit, run_id: str, data_source: str = "") -> None:
         self._emit = emit
         self._run_id = run_id
+        self._data_source = data_source
         self._interval = 1.0 / BATCH_UPDATES_PER_SECOND
         self._last_emit = 0.0
         self._smoothed_loss = 0.0
@@ -61,7 +62,7 @@ class BatchThrottle(TrainingCallback):
 
     def on_train_start(self, info: RunInfo) -> None:
         self._last_emit = self._last_batch_end = time.perf_counter()
-        self._emit(RunStarted(self._run_id, info, os.getpid()))
+        self._emit(RunStarted(self._run_id, info, os.getpid(), self._data_source))
 
     def on_batch_end(self, metrics) -> None:
         self._count += 1
@@ -113,9 +114,10 @@ def default_torch_threads(torch) -> int:
 
 
 class _DownloadThrottle:
-    def __init__(self, emit, run_id: str) -> None:
+    def __init__(self, emit, run_id: str, data_source: str = "") -> None:
         self._emit = emit
         self._run_id = run_id
+        self._data_source = data_source
         self._last = 0.0
 
     def __call__(self, done: int, total: int) -> None:
@@ -161,7 +163,9 @@ def run_session(request, emit, *, stop, abort, torch_threads: int | None = None)
 
     # Set in the thread that trains: OpenMP keeps the thread count per calling thread.
     torch.set_num_threads(torch_threads or default_torch_threads(torch))
-    trainer = Trainer(graph, config, [BatchThrottle(emit, run_id)], dataset=dataset, stop_event=stop,
+    origin = getattr(dataset, "origin", "")
+    throttle = BatchThrottle(emit, run_id, f"{dataset.name} from {origin}" if origin else "")
+    trainer = Trainer(graph, config, [throttle], dataset=dataset, stop_event=stop,
                       abort_event=abort, test_after_stop=True)
     result = trainer.run()
     outcome = RunOutcome(result, trainer.info, tuple(dataset.class_names))

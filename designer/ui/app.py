@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 EXIT_BAD_INPUT = 2
-SCREENSHOT_SIZE = (1600, 1000)
+SCREENSHOT_SIZE = (1400, 900)  # the window's default size: what a new user sees
 DEFAULT_TEMPLATE = "lenet5.json"
 
 
@@ -42,14 +42,14 @@ def run_window(arguments) -> int:
     from PySide6.QtWidgets import QApplication
 
     from designer.ui.canvas import release_clipboard
-    from designer.ui.main_window import APPLICATION, ORGANISATION, MainWindow
-    from designer.ui.style import apply_style
+    from designer.ui.main_window import APPLICATION, ORGANISATION, MainWindow, default_settings
+    from designer.ui.style import SCHEME_SETTING, apply_style
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.aboutToQuit.connect(release_clipboard)
     app.setOrganizationName(ORGANISATION)
     app.setApplicationName(APPLICATION)
-    apply_style(app)
+    apply_style(app, str(default_settings().value(SCHEME_SETTING, "system")))
 
     # A screenshot must look the same everywhere: no saved layout in, none written out.
     window = MainWindow(restore_layout=not screenshot)
@@ -60,6 +60,7 @@ def run_window(arguments) -> int:
     window.show_graph(graph, path)
     if path is not None:
         window.add_recent_file(path)
+        window.remember_folder(path)
     if screenshot:
         return take_screenshot(app, window, Path(screenshot))
     from PySide6.QtCore import QTimer

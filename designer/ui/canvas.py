@@ -10,7 +10,7 @@ from __future__ import annotations
 import shiboken6
 
 from PySide6.QtCore import QMimeData, QPointF, QRectF, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QColor, QKeySequence, QPainter, QPen, QTransform
+from PySide6.QtGui import QKeySequence, QPainter, QPen, QTransform
 from PySide6.QtWidgets import QApplication, QGraphicsPathItem, QGraphicsScene, QGraphicsView
 
 from designer.core import (
@@ -31,7 +31,7 @@ from designer.core import (
 from designer.ui.canvas_items import BlockItem, PortItem, WireItem, wire_path
 from designer.ui.document import DesignDocument
 from designer.ui.layout import BLOCK_HEIGHT, BLOCK_WIDTH, auto_layout
-from designer.ui.style import HIGHLIGHT_COLOUR
+from designer.ui.style import HIGHLIGHT_COLOUR, current_theme, theme_notifier
 
 #: what the palette drags: the block type id as UTF-8
 BLOCK_MIME_TYPE = "application/x-network-designer-block"
@@ -90,7 +90,7 @@ class CanvasView(QGraphicsView):
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
         self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
         self.setAcceptDrops(True)
-        self.setBackgroundBrush(QColor("#FBFCFD"))
+        self.setBackgroundBrush(current_theme().canvas_background)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
 
         document.graph_changed.connect(self._on_document_graph_changed)
@@ -98,7 +98,17 @@ class CanvasView(QGraphicsView):
         document.selection_changed.connect(self._on_document_selection_changed)
         document.locked_changed.connect(self._on_document_locked_changed)
         self._scene.selectionChanged.connect(self._on_scene_selection_changed)
+        theme_notifier().theme_changed.connect(self._on_theme_changed)
         self.rebuild()
+
+    @Slot(object)
+    def _on_theme_changed(self, theme) -> None:
+        self.setBackgroundBrush(theme.canvas_background)
+        self.resetCachedContent()
+        for item in self.items_by_id.values():
+            item.apply_theme()
+        for wire in self.wires.values():
+            wire.apply_theme()
 
     # ================================================================== model → items
 

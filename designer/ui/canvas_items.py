@@ -13,13 +13,11 @@ from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsItem, QGraphicsPath
 from designer.core import BLOCK_TYPES, FC_TYPES, BlockReport, format_count, format_shape
 from designer.ui.layout import BLOCK_HEIGHT, BLOCK_WIDTH
 from designer.ui.style import (
-    BLOCKED_COLOUR,
     CATEGORY_COLOURS,
-    ERROR_COLOUR,
     FC_COLOUR,
     HIGHLIGHT_COLOUR,
-    MUTED_TEXT_COLOUR,
     SHARE_COLOUR,
+    current_theme,
     share_colour,
     text_colour_on,
 )
@@ -30,12 +28,22 @@ SHARE_BAR_HEIGHT = 4.0
 #: a block holding at least this share of all parameters is drawn with a heavier outline
 HIGH_SHARE = 0.2
 
-WIRE_COLOUR = QColor("#7A8694")
 #: how far a wire runs straight out of a port before it turns
 WIRE_STUB = 22.0
 WIRE_CORNER = 12.0
-_WIRE_PEN = QPen(WIRE_COLOUR, 2, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap)
 _SELECTED_WIRE_PEN = QPen(HIGHLIGHT_COLOUR, 3.5, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap)
+
+
+_WIRE_PENS: dict[str, QPen] = {}
+
+
+def wire_pen() -> QPen:
+    """The pen of an unselected wire in the current theme (one per theme, shared by all wires)."""
+    theme = current_theme()
+    pen = _WIRE_PENS.get(theme.name)
+    if pen is None:
+        pen = _WIRE_PENS[theme.name] = QPen(theme.wire, 2, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap)
+    return pen
 
 
 class PortItem(QGraphicsEllipseItem):
@@ -50,8 +58,7 @@ class PortItem(QGraphicsEllipseItem):
         self.kind = kind
         self.index = index
         self.setPos(centre)
-        self.setBrush(QBrush(QColor("#FFFFFF")))
-        self.setPen(QPen(QColor("#5F6B7A"), 1.5))
+        self.apply_theme()
         self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.setAcceptHoverEvents(True)
         self.setCursor(Qt.CursorShape.CrossCursor)
@@ -64,8 +71,13 @@ class PortItem(QGraphicsEllipseItem):
         path.addEllipse(QPointF(0, 0), PORT_RADIUS * 2, PORT_RADIUS * 2)
         return path
 
+    def apply_theme(self) -> None:
+        theme = current_theme()
+        self.setBrush(QBrush(theme.port_fill))
+        self.setPen(QPen(theme.port_outline, 1.5))
+
     def set_highlighted(self, highlighted: bool) -> None:
-        self.setBrush(QBrush(HIGHLIGHT_COLOUR if highlighted else QColor("#FFFFFF")))
+        self.setBrush(QBrush(HIGHLIGHT_COLOUR if highlighted else current_theme().port_fill))
 
     def hoverEnterEvent(self, event) -> None:
         self.set_highlighted(True)
@@ -158,7 +170,7 @@ class BlockItem(QGraphicsItem):
         lines = [f"<b>{self.block_id}</b> — {self.label}"]
         if report is not None:
             if report.error:
-                lines.append(f"<span style='color:{ERROR_COLOUR.name()}'>{_escape(report.error)}</span>")
+                lines.append(f"<span style='color:{current_theme().error.name()}'>{_escape(report.error)}</span>")
             elif report.blocked_by:
                 lines.append(f"output unknown: fix '{_escape(report.blocked_by)}' first")
             else:
@@ -203,30 +215,39 @@ class BlockItem(QGraphicsItem):
 
     # ------------------------------------------------------------------ painting
 
+    def apply_theme(self) -> None:
+        """Repaint in the current theme (the item caches its picture)."""
+        for port in [*self.input_ports, self.output_port]:
+            port.apply_theme()
+        self.update()
+
     def fill_colour(self) -> QColor:
         report = self.report
+        theme = current_theme()
         if report is None or report.error:
-            return QColor("#FFFFFF")
+            return theme.base
         if report.blocked_by:
-            return QColor("#ECEEF1")
+            return theme.blocked_fill
         return share_colour(report.share, self.is_fc)
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget=None) -> None:
         report = self.report
         rect = self._rect
+        theme = current_theme()
         fill = self.fill_colour()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
 
         if self.flashing or (report is not None and report.error):
-            pen = QPen(ERROR_COLOUR, 3)
+            pen = QPen(theme.error, 3)
         elif self.isSelected():
             pen = QPen(HIGHLIGHT_COLOUR, 3)
         elif report is not None and report.blocked_by:
-            pen = QPen(BLOCKED_COLOUR, 1.5, Qt.PenStyle.DashLine)
+            pen = QPen(theme.blocked, 1.5, Qt.PenStyle.DashLine)
         elif report is not None and (self.is_fc or report.share >= HIGH_SHARE):
-            pen = QPen((FC_COLOUR if self.is_fc else SHARE_COLOUR).darker(130), 2)
+            strong = FC_COLOUR if self.is_fc else SHARE_COLOUR
+            pen = QPen(strong.lighter(125) if theme.is_dark else strong.darker(130), 2)
         else:
-            pen = QPen(QColor("#B6BEC8"), 1.2)
+            pen = QPen(theme.block_outline, 1.2)
         painter.setPen(pen)
         painter.setBrush(fill)
         painter.drawRoundedRect(rect, CORNER_RADIUS, CORNER_RADIUS)
@@ -235,16 +256,16 @@ class BlockItem(QGraphicsItem):
         category = BLOCK_TYPES[self.type_id].category
         stripe = QPainterPath()
         stripe.addRoundedRect(QRectF(rect.left() + 1.5, rect.top() + 1.5, 6, rect.height() - 3), 3, 3)
-        painter.fillPath(stripe, CATEGORY_COLOURS.get(category, MUTED_TEXT_COLOUR))
+        painter.fillPath(stripe, CATEGORY_COLOURS.get(category, theme.muted_text))
 
         blocked = report is not None and report.blocked_by is not None
-        text = BLOCKED_COLOUR.darker(140) if blocked else text_colour_on(fill)
         if blocked:
-            muted = BLOCKED_COLOUR.darker(120)
-        elif text.lightness() > 128:  # white text on a strong fill
-            muted = QColor(255, 255, 255, 210)
+            text = theme.blocked.lighter(120) if theme.is_dark else theme.blocked.darker(140)
+            muted = theme.blocked if theme.is_dark else theme.blocked.darker(120)
         else:
-            muted = MUTED_TEXT_COLOUR
+            text = text_colour_on(fill)
+            # white text on a strong or dark fill
+            muted = QColor(255, 255, 255, 190) if text.lightness() > 128 else theme.muted_text
 
         font, small, body = _fonts()
         painter.setFont(font)
@@ -262,7 +283,7 @@ class BlockItem(QGraphicsItem):
 
         painter.setFont(body)
         if report is not None and report.error:
-            painter.setPen(ERROR_COLOUR)
+            painter.setPen(theme.error)
             painter.drawText(QRectF(left, rect.top() + 21, width, 16), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
                              _metrics(body).elidedText(report.error, Qt.TextElideMode.ElideRight, width))
         else:
@@ -275,10 +296,11 @@ class BlockItem(QGraphicsItem):
         if report is not None and report.ok and report.share > 0:
             track = QRectF(left, rect.bottom() - SHARE_BAR_HEIGHT - 4, width, SHARE_BAR_HEIGHT)
             painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(QColor(255, 255, 255, 150))
+            painter.setBrush(theme.share_track)
             painter.drawRoundedRect(track, 2, 2)
             bar = QRectF(track.left(), track.top(), max(2.0, track.width() * report.share), track.height())
-            painter.setBrush((FC_COLOUR if self.is_fc else SHARE_COLOUR).darker(115))
+            strong = FC_COLOUR if self.is_fc else SHARE_COLOUR
+            painter.setBrush(strong.lighter(115) if theme.is_dark else strong.darker(115))
             painter.drawRoundedRect(bar, 2, 2)
 
 
@@ -291,13 +313,16 @@ class WireItem(QGraphicsPathItem):
         self.source = source
         self.target = target
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
-        self.setPen(_WIRE_PEN)
+        self.setPen(wire_pen())
         self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.setZValue(0)
         self.setToolTip(f"{edge.source} → {edge.target} (click, then Delete to remove)")
         source.wires.append(self)
         target.wires.append(self)
         self.update_path()
+
+    def apply_theme(self) -> None:
+        self.setPen(_SELECTED_WIRE_PEN if self.isSelected() else wire_pen())
 
     def detach(self) -> None:
         for block in (self.source, self.target):
@@ -324,7 +349,7 @@ class WireItem(QGraphicsPathItem):
     def itemChange(self, change, value):
         # Qt's own paint draws the path (no Python paint per frame); selection swaps the pen.
         if change == QGraphicsItem.GraphicsItemChange.ItemSelectedHasChanged:
-            self.setPen(_SELECTED_WIRE_PEN if value else _WIRE_PEN)
+            self.setPen(_SELECTED_WIRE_PEN if value else wire_pen())
         return super().itemChange(change, value)
 
 

@@ -15,9 +15,22 @@ from PySide6.QtGui import QUndoStack
 
 from designer.core import Analysis, DesignLockedError, Edge, Graph, GraphReset, analyze
 from designer.core.graph import STRUCTURAL_EVENTS
+from designer.core.paths import TEMPLATES
 from designer.ui import commands
 
-__all__ = ["DesignDocument", "DesignLockedError"]
+#: the name of a design nobody has named yet (File ▸ New)
+UNTITLED = "Untitled"
+
+
+def is_shipped_template(path: Path | str | None) -> bool:
+    """True for a file in the program's templates folder (never saved over from the window)."""
+    if path is None:
+        return False
+    try:
+        return Path(path).resolve().parent == TEMPLATES.resolve()
+    except OSError:
+        return False
+
 
 
 class DesignDocument(QObject):
@@ -159,9 +172,19 @@ class DesignDocument(QObject):
         self.undo_stack.setClean()
         self.title_changed.emit()
 
+    def name_for_file(self, path: Path | str) -> str:
+        """The design's name once saved as ``path``.
+
+        A design nobody named ("Untitled", empty) takes the file's stem, and so does one whose
+        name came from its previous file's stem (it follows a Save As to a new name). A name a
+        person or a template gave ("LeNet-5") stays: it says what the network is.
+        """
+        name = self.graph.name.strip()
+        from_file = {UNTITLED, ""} | ({self.path.stem} if self.path is not None else set())
+        return Path(path).stem if name in from_file else self.graph.name
+
     def mark_saved(self, path: Path) -> None:
         self.path = Path(path)
-        self.graph.name = self.graph.name or self.path.stem
         self.undo_stack.setClean()
         self.title_changed.emit()
 
@@ -179,3 +202,6 @@ class DesignDocument(QObject):
 
     def _on_undo_clean_changed(self, clean: bool) -> None:
         self.title_changed.emit()
+
+
+__all__ = ["DesignDocument", "DesignLockedError", "UNTITLED", "is_shipped_template"]

@@ -13,7 +13,7 @@ import html
 import math
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, Signal, Slot
+from PySide6.QtCore import QEvent, QObject, Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QCheckBox,
@@ -42,7 +42,8 @@ from designer.core import (
     format_shape,
 )
 from designer.ui.document import DesignDocument, DesignLockedError
-from designer.ui.style import CATEGORY_COLOURS, ERROR_COLOUR, FC_COLOUR, MUTED_TEXT_COLOUR, hex_colour
+from designer.ui.shortcuts import REDO_KEYS, UNDO_KEYS, key_combinations
+from designer.ui.style import CATEGORY_COLOURS, FC_COLOUR, current_theme, hex_colour, theme_notifier
 
 _INT_LIMIT = 2**31 - 1  # QSpinBox holds a C int
 
@@ -51,6 +52,17 @@ HINT_NOTHING = (
     "Drag blocks in from the palette on the left."
 )
 HINT_LOCKED = "Training is running on this design; stop it to edit."
+
+
+def stride_follows_kernel(spec: ParamSpec, block_type) -> bool:
+    """A pooling stride: 0 means "the kernel size" (PyTorch's default for pooling)."""
+    return (spec.name == "stride" and spec.kind == "int" and spec.minimum == 0
+            and "kernel_size" in block_type.spec_by_name)
+
+
+def same_as_kernel_text(kernel: int) -> str:
+    """What a stride of 0 reads as in its spin box."""
+    return f"same as kernel ({kernel})"
 
 
 def hint_for_many(count: int) -> str:
@@ -63,12 +75,14 @@ class ParameterEditor(QObject):
     #: the user changed the widget: (parameter name, model value)
     edited = Signal(str, object)
 
-    def __init__(self, spec: ParamSpec, parent: QWidget) -> None:
+    def __init__(self, spec: ParamSpec, parent: QWidget, key_filter: QObject | None = None) -> None:
         super().__init__(parent)
         self.spec = spec
         self.widget = self._make_widget(parent)
         if spec.help:
             self.widget.setToolTip(spec.help)
+        if key_filter is not None and isinstance(self.widget, QAbstractSpinBox):
+            self.widget.installEventFilter(key_filter)
 
     def _make_widget(self, parent: QWidget) -> QWidget:
         spec = self.spec
@@ -162,6 +176,41 @@ class ParameterEditor(QObject):
         self.edited.emit(self.spec.name, text)
 
 
+class DesignUndoInFields(QObject):
+    """Lets the Undo and Redo keys typed in a spin box undo and redo the design.
+
+    A spin box's line edit claims those keys for its own text history, so Ctrl+Z in a focused
+    field did nothing to the design (issue 14g). Every acceptable value typed is already in the
+    design (keyboard tracking: one merged undo step per parameter), so the design's history
+    holds all the field's history too, and the keys go to the window's Undo/Redo instead.
+    Only a half-typed entry (empty, "-", out of range) is not in the design yet: then Undo
+    puts the field back to the design's value and leaves the design alone.
+    """
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._keys = key_combinations(UNDO_KEYS) | key_combinations(REDO_KEYS)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        kind = event.type()
+        if kind not in (QEvent.Type.ShortcutOverride, QEvent.Type.KeyPress) \
+                or not isinstance(watched, QAbstractSpinBox) or event.keyCombination() not in self._keys:
+            return False
+        half_typed = not watched.hasAcceptableInput()
+        if kind == QEvent.Type.ShortcutOverride:
+            if half_typed:
+                event.accept()  # the key press comes to the field (below) instead of the window
+            else:
+                event.ignore()  # not claimed: the window's Undo/Redo action takes the key
+            return True
+        if half_typed:
+            watched.interpretText()  # an unacceptable text falls back to the last value
+            watched.selectAll()
+        # Otherwise no action took the key (nothing left to undo, or an inspector on its own):
+        # the line edit's own undo would change the value, i.e. edit the design unasked.
+        return True
+
+
 def _label(parent: QWidget, *, word_wrap: bool = True, selectable: bool = False) -> QLabel:
     label = QLabel(parent)
     label.setWordWrap(word_wrap)
@@ -180,6 +229,7 @@ class InspectorPanel(QWidget):
         self._block_id: str | None = None
         self._type_id: str | None = None
         self._editors: dict[str, ParameterEditor] = {}
+        self._undo_keys = DesignUndoInFields(self)
 
         self._stack = QStackedWidget(self)
         layout = QVBoxLayout(self)
@@ -189,7 +239,6 @@ class InspectorPanel(QWidget):
         self._hint_label = QLabel(self)
         self._hint_label.setWordWrap(True)
         self._hint_label.setAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
-        self._hint_label.setStyleSheet(f"color: {hex_colour(MUTED_TEXT_COLOUR)}; padding: 24px 16px;")
         self._stack.addWidget(self._hint_label)
 
         self._scroll = QScrollArea(self)
@@ -202,8 +251,20 @@ class InspectorPanel(QWidget):
         document.graph_changed.connect(self._on_document_graph_changed)
         document.analysis_changed.connect(self._on_document_analysis_changed)
         document.locked_changed.connect(self._on_document_locked_changed)
+        theme_notifier().theme_changed.connect(self._on_theme_changed)
         self._on_document_locked_changed(document.locked)
-        self._show_selection()
+        self._on_theme_changed(current_theme())
+
+    @Slot(object)
+    def _on_theme_changed(self, theme) -> None:
+        muted = f"color: {hex_colour(theme.muted_text)};"
+        self._hint_label.setStyleSheet(f"{muted} padding: 24px 16px;")
+        self._description_label.setStyleSheet(muted)
+        self._note_label.setStyleSheet(muted)
+        self._locked_label.setStyleSheet(f"{muted} font-style: italic;")
+        self._rule.setStyleSheet(f"color: {hex_colour(theme.rule)};")
+        self._edit_error_label.setStyleSheet(f"color: {hex_colour(theme.error)};")
+        self._show_selection()  # the rich texts below carry colours of their own
 
     def _build_block_page(self) -> None:
         page = QWidget(self._scroll)
@@ -218,7 +279,6 @@ class InspectorPanel(QWidget):
         self._title_label.setFont(title_font)
         self._type_label = _label(page)
         self._description_label = _label(page)
-        self._description_label.setStyleSheet(f"color: {hex_colour(MUTED_TEXT_COLOUR)};")
         for widget in (self._title_label, self._type_label, self._description_label):
             layout.addWidget(widget)
 
@@ -237,13 +297,11 @@ class InspectorPanel(QWidget):
         self._status_label = _label(page, selectable=True)
         layout.addWidget(self._status_label)
         self._note_label = _label(page)
-        self._note_label.setStyleSheet(f"color: {hex_colour(MUTED_TEXT_COLOUR)};")
         layout.addWidget(self._note_label)
 
-        rule = QFrame(page)
-        rule.setFrameShape(QFrame.Shape.HLine)
-        rule.setStyleSheet("color: #D5DAE0;")
-        layout.addWidget(rule)
+        self._rule = QFrame(page)
+        self._rule.setFrameShape(QFrame.Shape.HLine)
+        layout.addWidget(self._rule)
         self._settings_heading = QLabel("Settings", page)
         heading_font = self._settings_heading.font()
         heading_font.setBold(True)
@@ -258,12 +316,10 @@ class InspectorPanel(QWidget):
         layout.addWidget(self._editor_area)
 
         self._edit_error_label = _label(page, selectable=True)
-        self._edit_error_label.setStyleSheet(f"color: {hex_colour(ERROR_COLOUR)};")
         self._edit_error_label.hide()
         layout.addWidget(self._edit_error_label)
         self._locked_label = QLabel(HINT_LOCKED, page)
         self._locked_label.setWordWrap(True)
-        self._locked_label.setStyleSheet(f"color: {hex_colour(MUTED_TEXT_COLOUR)}; font-style: italic;")
         self._locked_label.hide()
         layout.addWidget(self._locked_label)
         layout.addStretch(1)
@@ -363,7 +419,7 @@ class InspectorPanel(QWidget):
         self._clear_editors()
         block_type = self.document.graph.block(self._block_id).type
         for spec in block_type.params:
-            editor = ParameterEditor(spec, self._editor_area)
+            editor = ParameterEditor(spec, self._editor_area, self._undo_keys)
             editor.edited.connect(self._on_editor_edited)
             self._editors[spec.name] = editor
             label = QLabel(spec.display_label, self._editor_area)
@@ -380,16 +436,22 @@ class InspectorPanel(QWidget):
     def _refresh_editor(self, name: str) -> None:
         if self._block_id is None or name not in self._editors:
             return
-        self._editors[name].show_value(self.document.graph.block(self._block_id).params[name])
+        block = self.document.graph.block(self._block_id)
+        if name == "kernel_size" and "stride" in self._editors \
+                and stride_follows_kernel(self._editors["stride"].spec, block.type):
+            # "Stride 0" meant nothing to a newcomer; the spin box says what 0 stands for.
+            self._editors["stride"].widget.setSpecialValueText(same_as_kernel_text(block.params["kernel_size"]))
+        self._editors[name].show_value(block.params[name])
 
     def _refresh_header(self) -> None:
         block = self.document.graph.block(self._block_id)
         block_type = block.type
-        colour = FC_COLOUR if block.type_id in FC_TYPES else CATEGORY_COLOURS.get(block_type.category, MUTED_TEXT_COLOUR)
+        muted = current_theme().muted_text
+        colour = FC_COLOUR if block.type_id in FC_TYPES else CATEGORY_COLOURS.get(block_type.category, muted)
         self._title_label.setText(html.escape(block.id))
         self._type_label.setText(
             f"<span style='color:{hex_colour(colour)}; font-weight:600'>{html.escape(block_type.label)}</span>"
-            f"<span style='color:{hex_colour(MUTED_TEXT_COLOUR)}'> · {html.escape(block_type.category)}"
+            f"<span style='color:{hex_colour(muted)}'> · {html.escape(block_type.category)}"
             f" · type {html.escape(block_type.id)}</span>"
         )
         self._description_label.setText(html.escape(block_type.description))
@@ -405,16 +467,14 @@ class InspectorPanel(QWidget):
         is_fc = report.type_id in FC_TYPES
         if report.error:
             self._set_plain(self._shape_value, "?", "?")
-            self._set_status(f"Error: {report.error}", ERROR_COLOUR)
+            self._set_status(f"Error: {report.error}", is_error=True)
         elif report.blocked_by:
             self._set_plain(self._shape_value, "?", "?")
-            self._set_status(
-                f"Shape unknown until '{report.blocked_by}' is fixed.", MUTED_TEXT_COLOUR
-            )
+            self._set_status(f"Shape unknown until '{report.blocked_by}' is fixed.", is_error=False)
         else:
             shape = format_shape(report.output_shape)
             self._set_plain(self._shape_value, shape, f"<b>{shape}</b>")
-            self._set_status("", None)
+            self._set_status("", is_error=False)
         if report.params:
             plain = f"{report.params:,} ({report.share:.1%} of the network)"
             breakdown = f"{report.weights:,} weights + {report.biases:,} biases" if report.biases else ""
@@ -424,7 +484,7 @@ class InspectorPanel(QWidget):
                 f"<span style='color:{colour}'>({report.share:.1%} of the network)</span>"
             )
             if breakdown:
-                rich += f"<br><span style='color:{hex_colour(MUTED_TEXT_COLOUR)}'>{breakdown}</span>"
+                rich += f"<br><span style='color:{hex_colour(current_theme().muted_text)}'>{breakdown}</span>"
             self._set_plain(self._params_value, plain, rich)
         else:
             self._set_plain(self._params_value, "0", "0")
@@ -455,12 +515,14 @@ class InspectorPanel(QWidget):
         label.setProperty("plain_text", plain)
         label.setText(rich)
 
-    def _set_status(self, message: str, colour) -> None:
-        self._status_label.setProperty("plain_text", message if colour is ERROR_COLOUR else "")
+    def _set_status(self, message: str, is_error: bool) -> None:
+        self._status_label.setProperty("plain_text", message if is_error else "")
         if not message:
             self._status_label.hide()
             self._status_label.setText("")
             return
+        theme = current_theme()
+        colour = theme.error if is_error else theme.muted_text
         self._status_label.setText(f"<span style='color:{hex_colour(colour)}'>{html.escape(message)}</span>")
         self._status_label.show()
 
@@ -490,4 +552,12 @@ class InspectorPanel(QWidget):
         self._locked_label.setVisible(locked)
 
 
-__all__ = ["HINT_NOTHING", "InspectorPanel", "ParameterEditor", "hint_for_many"]
+__all__ = [
+    "HINT_NOTHING",
+    "DesignUndoInFields",
+    "InspectorPanel",
+    "ParameterEditor",
+    "hint_for_many",
+    "same_as_kernel_text",
+    "stride_follows_kernel",
+]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, Signal, Slot
+from PySide6.QtCore import QByteArray, QSettings, QStandardPaths, Qt, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMenu, QMessageBox, QWidget
 
@@ -26,13 +26,17 @@ from designer.core import (
     save_architecture,
     template_paths,
 )
+from designer.core.paths import TEMPLATES
+from designer.ui.appearance import install_appearance_menu
 from designer.ui.canvas import CanvasView
-from designer.ui.document import DesignDocument
+from designer.ui.document import UNTITLED, DesignDocument, is_shipped_template
+from designer.ui.help import HelpPage, getting_started_html, shortcuts_html
 from designer.ui.inspector import InspectorPanel
 from designer.ui.layout import apply_layout, needs_layout
 from designer.ui.palette import PalettePanel
 from designer.ui.parameter_panel import ParameterPanel
-from designer.ui.style import ERROR_COLOUR, FC_COLOUR, hex_colour
+from designer.ui.shortcuts import REDO_KEYS, UNDO_KEYS, set_shortcuts
+from designer.ui.style import FC_COLOUR, current_theme, hex_colour, theme_notifier
 
 ORGANISATION = "NetworkDesigner"
 APPLICATION = "Network Designer"
@@ -52,7 +56,7 @@ def default_settings() -> QSettings:
 
 def new_design() -> Graph:
     """What File ▸ New shows: an Input block to start from."""
-    graph = Graph("Untitled")
+    graph = Graph(UNTITLED)
     graph.add_block("Input", None, (0.0, 0.0))
     return graph
 
@@ -78,6 +82,7 @@ class MainWindow(QMainWindow):
         self.menus: dict[str, QMenu] = {}
         self.docks: dict[str, QDockWidget] = {}
         self.named_actions: dict[str, QAction] = {}
+        self.help_pages: dict[str, HelpPage] = {}
 
         self.setObjectName("MainWindow")
         self.setAcceptDrops(True)
@@ -155,8 +160,7 @@ class MainWindow(QMainWindow):
     def _action(self, name: str, text: str, slot, shortcut=None, menu: str | None = None) -> QAction:
         action = QAction(text, self)
         if shortcut is not None:
-            shortcuts = shortcut if isinstance(shortcut, list) else [shortcut]
-            action.setShortcuts([QKeySequence(key) for key in shortcuts])
+            set_shortcuts(action, *(shortcut if isinstance(shortcut, list) else [shortcut]))
         action.triggered.connect(slot)
         self.named_actions[name] = action
         if menu is not None:
@@ -186,9 +190,9 @@ class MainWindow(QMainWindow):
 
         edit = self.menus["edit"]
         undo = self.document.undo_stack.createUndoAction(self, "&Undo")
-        undo.setShortcuts([QKeySequence(keys.Undo)])
+        set_shortcuts(undo, *UNDO_KEYS)
         redo = self.document.undo_stack.createRedoAction(self, "&Redo")
-        redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence(keys.Redo)])
+        set_shortcuts(redo, *REDO_KEYS)
         edit.addAction(undo)
         edit.addAction(redo)
         self.named_actions["undo"], self.named_actions["redo"] = undo, redo
@@ -196,25 +200,28 @@ class MainWindow(QMainWindow):
         self._action("cut", "Cu&t", self.canvas.cut_selection, keys.Cut, "edit")
         self._action("copy", "&Copy", self.canvas.copy_selection, keys.Copy, "edit")
         self._action("paste", "&Paste", self.canvas.paste, keys.Paste, "edit")
-        self._action("delete", "&Delete", self.canvas.delete_selection, [QKeySequence(keys.Delete), "Backspace"], "edit")
+        self._action("delete", "&Delete", self.canvas.delete_selection, [keys.Delete, "Backspace"], "edit")
         edit.addSeparator()
         self._action("select_all", "Select &All", self.canvas.select_all, keys.SelectAll, "edit")
 
         view = self.menus["view"]
         self._action("fit", "&Fit to Window", self.canvas.fit_view, "Ctrl+0", "view")
-        self._action("zoom_in", "Zoom &In", self.canvas.zoom_in, [QKeySequence(keys.ZoomIn), "Ctrl+="], "view")
+        self._action("zoom_in", "Zoom &In", self.canvas.zoom_in, [keys.ZoomIn, "Ctrl+="], "view")
         self._action("zoom_out", "Zoom &Out", self.canvas.zoom_out, keys.ZoomOut, "view")
         view.addSeparator()
         self._action("auto_layout", "&Auto Layout", self.canvas.apply_auto_layout, "Ctrl+L", "view")
         view.addSeparator()
         self.menus["panels"] = view.addMenu("&Panels")
+        install_appearance_menu(self)
 
+        self._action("getting_started", "&Getting Started", self.show_getting_started, keys.HelpContents, "help")
+        self._action("shortcuts", "&Keyboard Shortcuts", self.show_keyboard_shortcuts, None, "help")
+        self.menus["help"].addSeparator()
         self._action("about", "&About Network Designer", self._on_about_triggered, None, "help")
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
         self.error_label = QLabel(self)
-        self.error_label.setStyleSheet(f"color: {hex_colour(ERROR_COLOUR)};")
         self.params_label = QLabel(self)
         self.macs_label = QLabel(self)
         self.fc_share_label = QLabel(self)
@@ -222,6 +229,12 @@ class MainWindow(QMainWindow):
         bar.addWidget(self.error_label, 1)
         for label in (self.params_label, self.macs_label, self.fc_share_label):
             bar.addPermanentWidget(label)
+        self._on_theme_changed(current_theme())
+        theme_notifier().theme_changed.connect(self._on_theme_changed)
+
+    @Slot(object)
+    def _on_theme_changed(self, theme) -> None:
+        self.error_label.setStyleSheet(f"color: {hex_colour(theme.error)};")
 
     # ================================================================== layout persistence
 
@@ -260,17 +273,29 @@ class MainWindow(QMainWindow):
         return path or None
 
     def choose_save_path(self) -> str | None:
-        suggestion = str(Path(self._last_folder()) / f"{self.document.graph.name or 'network'}.json")
         if self.document.path is not None:
             suggestion = str(self.document.path)
+        else:
+            stem = "".join(c for c in self.document.graph.name if c not in '<>:"/\\|?*').strip() or "network"
+            suggestion = str(Path(self._last_folder()) / f"{stem}.json")
         path, _ = QFileDialog.getSaveFileName(self, "Save architecture", suggestion, FILE_FILTER)
         if path and not Path(path).suffix:
             path += ".json"
         return path or None
 
     def _last_folder(self) -> str:
-        recent = self.recent_files()
-        return str(Path(recent[0]).parent) if recent else str(Path.home())
+        """Where the file dialogs open: the last folder a design was saved to or opened from,
+        else the user's documents folder; never the shipped templates' folder."""
+        folder = self.settings.value("files/last_folder")
+        if isinstance(folder, str) and folder and Path(folder).is_dir() and Path(folder).resolve() != TEMPLATES.resolve():
+            return folder
+        documents = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+        return documents if documents and Path(documents).is_dir() else str(Path.home())
+
+    def remember_folder(self, path: Path | str) -> None:
+        """The file dialogs open next in the folder of ``path`` (a design opened or saved)."""
+        if not is_shipped_template(path):
+            self.settings.setValue("files/last_folder", str(Path(path).resolve().parent))
 
     # ================================================================== files
 
@@ -284,7 +309,12 @@ class MainWindow(QMainWindow):
         return answer == DISCARD
 
     def show_graph(self, graph: Graph, path: Path | str | None) -> None:
-        """Show a graph just read (no question asked): laid out if needed, history cleared."""
+        """Show a graph just read (no question asked): laid out if needed, history cleared.
+
+        A shipped template shows as a new, unsaved design, however it was opened (menu, file
+        dialog, drop, command line): Save then asks where, instead of overwriting it."""
+        if is_shipped_template(path):
+            path = None
         if needs_layout(graph):
             viewport = self.canvas.viewport().rect()
             apply_layout(graph, viewport.width() / viewport.height() if viewport.height() > 200 else 1.7)
@@ -306,6 +336,7 @@ class MainWindow(QMainWindow):
             return False
         self.show_graph(graph, path)
         self.add_recent_file(path)
+        self.remember_folder(path)
         return True
 
     def open_template(self, path: Path | str) -> bool:
@@ -341,13 +372,21 @@ class MainWindow(QMainWindow):
 
     def save_to(self, path: Path | str) -> bool:
         path = Path(path)
+        if is_shipped_template(path):
+            self.show_error("Cannot save design", f"{path} is in the program's templates folder, which holds the "
+                            "designs it ships with. Save your design in another folder.")
+            return False
+        graph = self.document.graph
+        old_name, graph.name = graph.name, self.document.name_for_file(path)
         try:
-            save_architecture(self.document.graph, path)  # atomic: temp file + os.replace
+            save_architecture(graph, path)  # atomic: temp file + os.replace
         except (OSError, DesignerError) as error:
+            graph.name = old_name
             self.show_error("Cannot save design", f"{path}: {error}")
             return False
         self.document.mark_saved(path)
         self.add_recent_file(path)
+        self.remember_folder(path)
         self.statusBar().showMessage(f"Saved {path}", 4000)
         return True
 
@@ -360,6 +399,8 @@ class MainWindow(QMainWindow):
         return [str(item) for item in (value or [])]
 
     def add_recent_file(self, path: Path | str) -> None:
+        if is_shipped_template(path):
+            return  # the Templates menu lists them already
         path = str(Path(path).resolve())
         recent = [path] + [item for item in self.recent_files() if item != path]
         self.settings.setValue("recent_files", recent[:MAX_RECENT_FILES])
@@ -439,6 +480,25 @@ class MainWindow(QMainWindow):
     def _on_canvas_files_dropped(self, paths: list) -> None:
         if paths:
             self.open_path(paths[0])
+
+    @Slot()
+    def show_getting_started(self) -> HelpPage:
+        return self._show_help_page("getting_started", "Getting Started", getting_started_html())
+
+    @Slot()
+    def show_keyboard_shortcuts(self) -> HelpPage:
+        # Made afresh at each opening: the menus (and other parts' actions) may have changed.
+        return self._show_help_page("shortcuts", "Keyboard Shortcuts", shortcuts_html(self.menuBar()))
+
+    def _show_help_page(self, name: str, title: str, text: str) -> HelpPage:
+        page = self.help_pages.get(name)
+        if page is None:
+            page = self.help_pages[name] = HelpPage(f"{title} — {APPLICATION}", text, self)
+        else:
+            page.set_text(text)
+        page.show()
+        page.raise_()
+        return page
 
     @Slot()
     def _on_about_triggered(self) -> None:

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from designer.core import BLOCK_TYPES, CATEGORIES, FC_TYPES, BlockType
-from designer.ui.style import CATEGORY_COLOURS, FC_COLOUR, MUTED_TEXT_COLOUR
+from designer.ui.style import CATEGORY_COLOURS, FC_COLOUR, MUTED_TEXT_COLOUR, current_theme, hex_colour, theme_notifier
 
 #: MIME type of a palette drag; the payload is the block type id in UTF-8
 BLOCK_MIME_TYPE = "application/x-network-designer-block"
@@ -146,13 +146,21 @@ class PalettePanel(QWidget):
         self.filter_edit.returnPressed.connect(self._on_filter_return_pressed)
         self.tree.itemActivated.connect(self._on_tree_item_activated)
         self.tree.enter_pressed.connect(self._on_tree_enter_pressed)
+        theme_notifier().theme_changed.connect(self._on_theme_changed)
+
+    @Slot(object)
+    def _on_theme_changed(self, theme) -> None:
+        for group in self._category_items.values():
+            group.setForeground(0, theme.muted_text)
+        for type_id, item in self._block_items.items():
+            item.setToolTip(0, self._tooltip(BLOCK_TYPES[type_id]))
 
     # ------------------------------------------------------------------ building
 
     def _populate(self) -> None:
         header_font = self.tree.font()
         header_font.setBold(True)
-        muted = QColor(MUTED_TEXT_COLOUR)
+        muted = QColor(current_theme().muted_text)
         # Categories in the catalogue's order; a category no block uses is left out, and a
         # block in a category not listed in CATEGORIES still shows (at the end).
         categories = list(CATEGORIES) + sorted(
@@ -183,13 +191,14 @@ class PalettePanel(QWidget):
 
     @staticmethod
     def _tooltip(block: BlockType) -> str:
-        lines = [f"<b>{block.label}</b> <span style='color:#5F6B7A'>({block.id})</span>"]
+        muted = hex_colour(current_theme().muted_text)
+        lines = [f"<b>{block.label}</b> <span style='color:{muted}'>({block.id})</span>"]
         if block.description:
             lines.append(block.description)
         if block.params:
             names = ", ".join(spec.display_label.lower() for spec in block.params)
-            lines.append(f"<span style='color:#5F6B7A'>Settings: {names}</span>")
-        lines.append("<span style='color:#5F6B7A'>Drag onto the canvas, or double-click to add.</span>")
+            lines.append(f"<span style='color:{muted}'>Settings: {names}</span>")
+        lines.append(f"<span style='color:{muted}'>Drag onto the canvas, or double-click to add.</span>")
         return "<br>".join(lines)
 
     def sizeHint(self) -> QSize:

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import html
 
-from PySide6.QtCore import QAbstractTableModel, QItemSelection, QItemSelectionModel, QModelIndex, Qt, QTimer, Slot
-from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtCore import (QAbstractTableModel, QEvent, QItemSelection, QItemSelectionModel, QModelIndex, QObject,
+                            Qt, QTimer, Slot)
+from PySide6.QtGui import QBrush, QFont, QFontMetrics
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
@@ -26,17 +27,17 @@ from PySide6.QtWidgets import (
 from designer.core import FC_TYPES, Analysis, format_count
 from designer.core.summary import summary_row
 from designer.ui.document import DesignDocument
-from designer.ui.style import (
-    BLOCKED_COLOUR,
-    ERROR_COLOUR,
-    FC_COLOUR,
-    MUTED_TEXT_COLOUR,
-    hex_colour,
-    tint,
-)
+from designer.ui.style import FC_COLOUR, current_theme, hex_colour, theme_notifier
 
 COLUMNS = ("Layer", "Type", "Output shape", "Params", "% params", "MACs")
 _NUMERIC_COLUMNS = frozenset({3, 4, 5})
+SHAPE_COLUMN = 2
+#: typical widest entries (VGG-16 scale), so the columns do not jump while a design grows
+_WIDTH_SAMPLES = ("conv13", "Input 3×224×224", "512×224×224", "102,764,544", "100.0%", "1,849,688,064")
+#: the style's text margins in a cell (Fusion: 3 px a side), plus a little air
+_CELL_MARGIN = 10
+#: the share chart keeps at least this width when the table takes what it needs
+CHART_MINIMUM_WIDTH = 180
 _RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 _LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
 
@@ -75,12 +76,20 @@ class BlockTableModel(QAbstractTableModel):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self._rows: list[_Row] = []
-        self._fc_background = QBrush(tint(FC_COLOUR, 0.16))
-        self._fc_foreground = QBrush(QColor("#A63D00"))  # FC_COLOUR darkened enough to read as text
-        self._error_foreground = QBrush(ERROR_COLOUR)
-        self._blocked_foreground = QBrush(BLOCKED_COLOUR)
         self._fc_font = QFont()
         self._fc_font.setBold(True)
+        self.set_theme(current_theme())
+
+    def set_theme(self, theme) -> None:
+        """Colours for the next update; ``forget_rows`` then makes it repaint every row."""
+        self._fc_background = QBrush(theme.fc_row)
+        self._fc_foreground = QBrush(theme.fc_text)  # FC_COLOUR adjusted to read as text
+        self._error_foreground = QBrush(theme.error)
+        self._blocked_foreground = QBrush(theme.blocked)
+
+    def forget_rows(self) -> None:
+        """The next ``set_analysis`` resets the model (used when the colours changed)."""
+        self._rows = []
 
     # ------------------------------------------------------------------ updating
 
@@ -150,6 +159,20 @@ class BlockTableModel(QAbstractTableModel):
                 return row
         return -1
 
+    def longest_texts(self, column: int) -> list[str]:
+        """The longest cell texts of ``column`` (by characters; each is then measured).
+
+        Counting characters is a Python loop over the rows; measuring only the few longest
+        keeps the per-keystroke update well inside a frame (DESIGN.md 9). Shape errors are
+        left out: they are long by nature, elided, and shown whole in the tooltip.
+        """
+        texts = [row.cells[column] for row in self._rows
+                 if not (column == SHAPE_COLUMN and _TOOLTIP in row.roles[column])]
+        if not texts:
+            return []
+        longest = max(map(len, texts))
+        return list({text for text in texts if len(text) >= longest - 1})
+
     # ------------------------------------------------------------------ Qt model
 
     def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:
@@ -189,7 +212,6 @@ class ParameterPanel(QWidget):
         headline_font.setPointSizeF(headline_font.pointSizeF() * 1.45)
         self.headline_label.setFont(headline_font)
         self.totals_label = QLabel(self)
-        self.totals_label.setStyleSheet(f"color: {hex_colour(MUTED_TEXT_COLOUR)};")
         self.totals_label.setWordWrap(True)
 
         self.model = BlockTableModel(self)
@@ -209,10 +231,13 @@ class ParameterPanel(QWidget):
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(False)
         header.setHighlightSections(False)
-        self._set_column_widths()
-        # The shape column takes the spare width (it also holds core's error messages);
-        # Stretch does not measure cells, so it costs nothing per update.
-        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        # Columns are as wide as their header and their widest value (measured, never elided);
+        # the shape column also takes any spare width (it holds core's error messages too).
+        # Not ResizeToContents: that measures every cell of every column on every update.
+        self._column_widths = [0] * len(COLUMNS)
+        self._measured_lengths = [-1] * len(COLUMNS)
+        self._splitter_placed = False
+        self.table.viewport().installEventFilter(self)
 
         # The chart needs pyqtgraph, whose import costs a good part of start-up; it is made
         # right after the window is on screen (or when first asked for), a placeholder until then.
@@ -222,10 +247,12 @@ class ParameterPanel(QWidget):
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.splitter.addWidget(self.table)
         self.splitter.addWidget(self._chart_placeholder)
-        self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 2)
+        # The table keeps the width its columns need; the chart takes what the panel gains.
+        self.splitter.setStretchFactor(0, 0)
+        self.splitter.setStretchFactor(1, 1)
         self.splitter.setChildrenCollapsible(False)
         self.splitter.setSizes([620, 380])
+        self.splitter.installEventFilter(self)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 6, 8, 6)
@@ -237,8 +264,18 @@ class ParameterPanel(QWidget):
         self.table.selectionModel().selectionChanged.connect(self._on_table_selection_changed)
         document.analysis_changed.connect(self._on_document_analysis_changed)
         document.selection_changed.connect(self._on_document_selection_changed)
-        self._on_document_analysis_changed(document.analysis)
+        theme_notifier().theme_changed.connect(self._on_theme_changed)
+        self._on_theme_changed(current_theme())
         QTimer.singleShot(0, self._create_chart)
+
+    @Slot(object)
+    def _on_theme_changed(self, theme) -> None:
+        self.totals_label.setStyleSheet(f"color: {hex_colour(theme.muted_text)};")
+        self.model.set_theme(theme)
+        self.model.forget_rows()
+        self.totals_label.setText("")  # rebuilt below with the new error colour
+        self._on_document_analysis_changed(self.document.analysis)
+        self._fit_columns(remeasure=True)  # a new style sheet came with the theme
 
     @property
     def chart(self):
@@ -259,13 +296,67 @@ class ParameterPanel(QWidget):
                 self._chart.set_analysis(self._last_analysis)
         return self._chart
 
-    def _set_column_widths(self) -> None:
-        # Fixed sensible widths instead of ResizeToContents, which measures every cell on every
-        # update; the user can still drag them.
-        metrics = self.table.fontMetrics()
-        samples = ("conv13__", "Input 3×224×224_", "512×224×224__", "102,764,544_", "100.0%__", "1,849,688,064_")
-        for column, sample in enumerate(samples):
-            self.table.setColumnWidth(column, metrics.horizontalAdvance(sample) + 16)
+    def _fit_columns(self, remeasure: bool = False) -> None:
+        """Widen any column narrower than its header or its widest value; never narrow one
+        (a width the user dragged stays). Measures only when a column's longest text grew
+        (or ``remeasure``: the fonts or the style may have changed), so a keystroke in the
+        inspector usually costs a count of characters and no measuring."""
+        header = self.table.horizontalHeader()
+        plain = self.table.fontMetrics()
+        bold_font = QFont(self.table.font())
+        bold_font.setBold(True)
+        bold = QFontMetrics(bold_font)
+        grown = False
+        for column, sample in enumerate(_WIDTH_SAMPLES):
+            texts = self.model.longest_texts(column)
+            length = max(map(len, texts), default=0)
+            if not remeasure and length <= self._measured_lengths[column]:
+                continue
+            self._measured_lengths[column] = length
+            metrics = bold if column in _BOLD_COLUMNS else plain  # FC rows are bold there
+            needed = max(header.sectionSizeHint(column),
+                         max(metrics.horizontalAdvance(text) for text in [sample, *texts]) + _CELL_MARGIN)
+            if needed > self._column_widths[column]:
+                self._column_widths[column] = needed
+                grown = True
+                if column != SHAPE_COLUMN or self.table.columnWidth(column) < needed:
+                    self.table.setColumnWidth(column, needed)
+        if grown:
+            if self._splitter_placed:
+                self._place_splitter()
+            self._give_spare_width_to_shapes()
+
+    def _give_spare_width_to_shapes(self) -> None:
+        others = sum(self.table.columnWidth(column) for column in range(len(COLUMNS)) if column != SHAPE_COLUMN)
+        spare = self.table.viewport().width() - others
+        self.table.setColumnWidth(SHAPE_COLUMN, max(self._column_widths[SHAPE_COLUMN], spare))
+
+    def table_width_needed(self) -> int:
+        """The table's width with every column fitted and the vertical scroll bar shown."""
+        frame = 2 * self.table.frameWidth()
+        return sum(self._column_widths) + self.table.verticalScrollBar().sizeHint().width() + frame
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        if event.type() == QEvent.Type.Resize:
+            if watched is self.table.viewport():
+                self._give_spare_width_to_shapes()
+            elif watched is self.splitter and not self._splitter_placed and self.splitter.width() > 0 \
+                    and self.isVisible() and self.splitter.orientation() == Qt.Orientation.Horizontal:
+                self._fit_columns(remeasure=True)  # now polished: the style sheet's header font and padding
+                self._place_splitter(first=True)
+                self._splitter_placed = True
+        return super().eventFilter(watched, event)
+
+    def _place_splitter(self, first: bool = False) -> None:
+        """The table gets what its columns need (if the chart keeps its minimum), the chart the rest.
+
+        Later calls (a column grew) only widen the table, never undo a width the user chose."""
+        if self.splitter.orientation() != Qt.Orientation.Horizontal:
+            return
+        width = self.splitter.width() - self.splitter.handleWidth()
+        table = min(self.table_width_needed(), max(width - CHART_MINIMUM_WIDTH, width // 2))
+        if first or table > self.splitter.sizes()[0]:
+            self.splitter.setSizes([table, width - table])
 
     # ------------------------------------------------------------------ queries (tests, window)
 
@@ -287,6 +378,7 @@ class ParameterPanel(QWidget):
         reset = self.model.set_analysis(self.document.graph, analysis)
         if reset:
             self._select_rows(self.document.selection)
+        self._fit_columns()
         if self._chart is not None:
             self._chart.set_analysis(analysis)
 
@@ -308,7 +400,7 @@ class ParameterPanel(QWidget):
         if analysis.problems:
             problems = "; ".join(analysis.problems)
             totals = (
-                f"{html.escape(totals)}<br><span style='color:{hex_colour(ERROR_COLOUR)}'>"
+                f"{html.escape(totals)}<br><span style='color:{hex_colour(current_theme().error)}'>"
                 f"{html.escape(problems)}</span>"
             )
         if totals != self.totals_label.text():
@@ -345,4 +437,4 @@ class ParameterPanel(QWidget):
         self.document.set_selection([self.model.block_id(row) for row in rows])
 
 
-__all__ = ["BLOCK_ID_ROLE", "COLUMNS", "BlockTableModel", "ParameterPanel"]
+__all__ = ["BLOCK_ID_ROLE", "CHART_MINIMUM_WIDTH", "COLUMNS", "SHAPE_COLUMN", "BlockTableModel", "ParameterPanel"]

@@ -1,6 +1,6 @@
 """What a finished run leaves: test accuracy, confusion matrix, misclassified test images.
 
-Everything shown arrives as plain data (a RunOutcome of designer.ui.training_worker):
+Everything shown arrives as plain data (a RunOutcome of designer.training.run):
 lists of ints for the confusion matrix and numpy uint8 arrays for the images.
 """
 
@@ -13,8 +13,16 @@ from PySide6.QtGui import QFont, QImage, QPixmap
 from PySide6.QtWidgets import (QGridLayout, QHBoxLayout, QLabel, QPushButton, QScrollArea,
                                QSizePolicy, QSplitter, QVBoxLayout, QWidget)
 
+from designer.ui.style import current_theme, theme_notifier
+
 THUMBNAIL = 56  # pixels on screen for one 28×28 or 32×32 test image
 CELL_WIDTH = THUMBNAIL + 12
+#: The view's minimum width is the training dock's (a tab widget is as wide as its widest
+#: page's minimum) and a dock's minimum squeezes its neighbours: a title that could not wrap
+#: and a 240-px matrix once made the palette and the inspector narrower on every switch to
+#: this tab (issue 14j). Everything here wraps, scrolls or shrinks to stay within these.
+CONFUSION_MINIMUM = 180
+MISTAKES_MINIMUM_WIDTH = CELL_WIDTH + 24
 
 
 def image_to_pixmap(image: np.ndarray, size: int = THUMBNAIL) -> QPixmap:
@@ -34,8 +42,8 @@ class ConfusionMatrixView(pg.PlotWidget):
     """Rows: true class (top to bottom); columns: predicted class; a count in each cell."""
 
     def __init__(self, parent=None) -> None:
-        super().__init__(parent, background="w")
-        self.setMinimumSize(240, 220)
+        super().__init__(parent, background=current_theme().plot_background)
+        self.setMinimumSize(CONFUSION_MINIMUM, CONFUSION_MINIMUM)
         self.image = pg.ImageItem(axisOrder="row-major")
         self.image.setLookupTable(pg.colormap.get("CET-L12").getLookupTable(nPts=256))
         self.addItem(self.image)
@@ -45,13 +53,21 @@ class ConfusionMatrixView(pg.PlotWidget):
         plot.setMenuEnabled(False)
         plot.hideButtons()
         plot.setMouseEnabled(False, False)
-        plot.setLabel("left", "true class")
-        plot.setLabel("bottom", "predicted class")
-        for axis in ("left", "bottom"):
-            plot.getAxis(axis).setTextPen("#444")
-            plot.getAxis(axis).setPen("#888")
         self.count_items: list[pg.TextItem] = []
         self.matrix = np.zeros((0, 0), dtype=np.int64)
+        self.apply_theme(current_theme())
+        theme_notifier().theme_changed.connect(self.apply_theme)
+
+    @Slot(object)
+    def apply_theme(self, theme) -> None:
+        """Background, axes and labels in ``theme`` (the cells keep their colour map)."""
+        self.setBackground(theme.plot_background)
+        plot = self.getPlotItem()
+        plot.setLabel("left", "true class", color=theme.plot_text.name())
+        plot.setLabel("bottom", "predicted class", color=theme.plot_text.name())
+        for axis in ("left", "bottom"):
+            plot.getAxis(axis).setTextPen(pg.mkPen(theme.plot_text))
+            plot.getAxis(axis).setPen(pg.mkPen(theme.plot_axis))
 
     def set_matrix(self, matrix, class_names) -> None:
         matrix = np.asarray(matrix, dtype=np.int64)
@@ -105,13 +121,17 @@ class ResultsView(QWidget):
         self.save_button.clicked.connect(self.save_checkpoint_requested)
         self.load_button.clicked.connect(self.load_checkpoint_requested)
 
+        buttons = QVBoxLayout()  # stacked, not side by side: a narrower minimum (see CONFUSION_MINIMUM)
+        buttons.addWidget(self.save_button)
+        buttons.addWidget(self.load_button)
+        buttons.addStretch(1)
         header = QHBoxLayout()
         header.addWidget(self.summary, 1)
-        header.addWidget(self.save_button)
-        header.addWidget(self.load_button)
+        header.addLayout(buttons)
 
         self.confusion = ConfusionMatrixView()
         self.mistakes_title = QLabel("<b>Misclassified test images</b>")
+        self.mistakes_title.setWordWrap(True)
         self.mistakes_grid = QGridLayout()
         self.mistakes_grid.setSpacing(4)
         grid_holder = QWidget()
@@ -120,6 +140,7 @@ class ResultsView(QWidget):
         self.mistakes_area.setWidgetResizable(True)
         self.mistakes_area.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         self.mistakes_area.setWidget(grid_holder)
+        self.mistakes_area.setMinimumWidth(MISTAKES_MINIMUM_WIDTH)
         self.mistakes_area.viewport().installEventFilter(self)
         mistakes = QWidget()
         mistakes_layout = QVBoxLayout(mistakes)
@@ -132,6 +153,7 @@ class ResultsView(QWidget):
         splitter.addWidget(mistakes)
         splitter.setStretchFactor(0, 2)
         splitter.setStretchFactor(1, 3)
+        splitter.setSizes([550, 450])  # scaled to the real width when first laid out
 
         layout = QVBoxLayout(self)
         layout.addLayout(header)
@@ -186,6 +208,9 @@ class ResultsView(QWidget):
             caption = QLabel(f"<span style='color:#2ca02c'>{true_label}</span>→"
                              f"<span style='color:#d62728'>{predicted_label}</span>")
             caption.setAlignment(Qt.AlignCenter)
+            caption_font = caption.font()
+            caption_font.setPointSizeF(caption_font.pointSizeF() * 0.85)
+            caption.setFont(caption_font)
             caption.setToolTip(f"true: {true_label}; predicted: {predicted_label} ({confidence:.0%})")
             caption.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Fixed)
             cell_layout.addWidget(picture)
@@ -194,7 +219,10 @@ class ResultsView(QWidget):
         self._lay_out_mistakes()
 
     def _columns(self) -> int:
-        return max(1, (self.mistakes_area.viewport().width() - 8) // CELL_WIDTH)
+        # A caption ("seven→three") can be wider than the picture: columns as wide as the widest cell.
+        cell_width = max([CELL_WIDTH] + [cell.sizeHint().width() + self.mistakes_grid.spacing()
+                                         for cell in self.mistake_cells])
+        return max(1, (self.mistakes_area.viewport().width() - 8) // cell_width)
 
     def _lay_out_mistakes(self) -> None:
         columns = self._columns()

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import Slot
 from PySide6.QtGui import QBrush
 
 from designer.core import BLOCK_TYPES, FC_TYPES, Analysis
-from designer.ui.style import CATEGORY_COLOURS, FC_COLOUR, MUTED_TEXT_COLOUR, SHARE_COLOUR, TEXT_COLOUR, hex_colour
+from designer.ui.style import CATEGORY_COLOURS, FC_COLOUR, SHARE_COLOUR, current_theme, theme_notifier
 
 
 class ShareChart(pg.PlotWidget):
@@ -23,18 +24,15 @@ class ShareChart(pg.PlotWidget):
     """
 
     def __init__(self, parent=None) -> None:
-        super().__init__(parent, background="w")
+        super().__init__(parent, background=current_theme().plot_background)
         self.setMenuEnabled(False)
         self.setMouseEnabled(x=False, y=False)
         self.hideButtons()
         plot = self.getPlotItem()
         plot.invertY(True)  # the first block at the top, like the table
         plot.setLabel("bottom", "% of all parameters")
-        axis_pen = pg.mkPen(hex_colour(MUTED_TEXT_COLOUR))
-        for name in ("left", "bottom"):
-            axis = plot.getAxis(name)
-            axis.setPen(axis_pen)
-            axis.setTextPen(pg.mkPen(hex_colour(TEXT_COLOUR)))
+        self.apply_theme(current_theme())
+        theme_notifier().theme_changed.connect(self.apply_theme)
         plot.getAxis("left").setStyle(tickLength=0)
         plot.getAxis("bottom").setTicks([[(value, f"{value}") for value in range(0, 101, 20)], []])
         plot.disableAutoRange()
@@ -47,6 +45,17 @@ class ShareChart(pg.PlotWidget):
         self.block_ids: list[str] = []
         self.shares: list[float] = []
         self._type_ids: list[str] = []
+
+    @Slot(object)
+    def apply_theme(self, theme) -> None:
+        """Background and axes in ``theme``; the bars keep their colours (FC orange reads on both)."""
+        self.setBackground(theme.plot_background)
+        plot = self.getPlotItem()
+        for name in ("left", "bottom"):
+            axis = plot.getAxis(name)
+            axis.setPen(pg.mkPen(theme.plot_axis))
+            axis.setTextPen(pg.mkPen(theme.plot_text))
+        plot.setLabel("bottom", "% of all parameters", color=theme.plot_text.name())
 
     def set_analysis(self, analysis: Analysis) -> None:
         reports = [report for report in analysis.reports.values() if report.params]

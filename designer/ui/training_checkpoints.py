@@ -113,7 +113,8 @@ class CheckpointActions:
             panel.results.show_message(f"Loaded {Path(path).name}: no training record inside.")
         panel.set_running(False)
         panel.set_status(f"Loaded {Path(path).name}: the design and its trained weights"
-                         f"{' (trained ' + metadata.created + ')' if metadata.created else ''}.")
+                         f"{' (trained ' + metadata.created + ')' if metadata.created else ''}."
+                         + "".join(f" Note: {note}." for note in metadata.notes))
         return True
 
 

@@ -22,6 +22,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QGraphicsItem
 
 from designer.training.records import EpochMetrics
+from designer.ui.style import current_theme, theme_notifier
 
 TRAIN_COLOUR = "#1f77b4"
 VALIDATION_COLOUR = "#d62728"
@@ -76,7 +77,6 @@ class TrainingPlots(pg.GraphicsLayoutWidget):
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        self.setBackground("w")
         self.setMinimumHeight(180)
         self.loss_plot = self.addPlot(row=0, col=0, title="Loss")
         self.accuracy_plot = self.addPlot(row=0, col=1, title="Accuracy")
@@ -86,15 +86,10 @@ class TrainingPlots(pg.GraphicsLayoutWidget):
         for plot, quantity, y_label in ((self.loss_plot, "loss", "cross-entropy"),
                                         (self.accuracy_plot, "accuracy", "accuracy")):
             plot.showGrid(x=True, y=True, alpha=0.25)
-            plot.setLabel("bottom", "epoch")
-            plot.setLabel("left", y_label)
             plot.setClipToView(True)
             plot.setDownsampling(auto=True, mode="peak")
-            plot.addLegend(offset=(-10, 10) if quantity == "loss" else (-10, -10),
-                           labelTextColor="#333", brush=pg.mkBrush(255, 255, 255, 200))
+            plot.addLegend(offset=(-10, 10) if quantity == "loss" else (-10, -10))
             for axis in ("left", "bottom"):
-                plot.getAxis(axis).setTextPen("#444")
-                plot.getAxis(axis).setPen("#888")
                 # The axes (and the grid they draw across the plot) change only when the range
                 # steps; painting them from a cached pixmap keeps the per-refresh Python work small.
                 plot.getAxis(axis).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
@@ -112,8 +107,7 @@ class TrainingPlots(pg.GraphicsLayoutWidget):
             line = pg.InfiniteLine(angle=90, movable=False,
                                    pen=pg.mkPen(BEST_COLOUR, width=1.5, style=Qt.DashLine),
                                    label="best", labelOpts={"position": 0.35 if quantity == "loss" else 0.62,
-                                                             "color": BEST_COLOUR,
-                                                             "fill": (255, 255, 255, 200)})
+                                                             "color": BEST_COLOUR})
             line.setVisible(False)
             plot.addItem(line, ignoreBounds=True)
             self.best_lines.append(line)
@@ -133,6 +127,30 @@ class TrainingPlots(pg.GraphicsLayoutWidget):
         self._next_quantity = "loss"
         self._refresh_timer.timeout.connect(self._on_refresh_timer_timeout)
         self._set_ranges(1.0, 1.0)
+        self.apply_theme(current_theme())
+        theme_notifier().theme_changed.connect(self.apply_theme)
+
+    @Slot(object)
+    def apply_theme(self, theme) -> None:
+        """Background, titles, axes, legends and the best-epoch label in ``theme``; the curves keep
+        their colours (chosen to read on white and on near-black)."""
+        self.setBackground(theme.plot_background)
+        text = theme.plot_text.name()
+        for plot, title, y_label in ((self.loss_plot, "Loss", "cross-entropy"),
+                                     (self.accuracy_plot, "Accuracy", "accuracy")):
+            plot.setTitle(title, color=text)
+            plot.setLabel("bottom", "epoch", color=text)
+            plot.setLabel("left", y_label, color=text)
+            for axis in ("left", "bottom"):
+                plot.getAxis(axis).setTextPen(pg.mkPen(theme.plot_text))
+                plot.getAxis(axis).setPen(pg.mkPen(theme.plot_axis))
+            plot.legend.setLabelTextColor(theme.plot_text)
+            for _sample, label in plot.legend.items:
+                label.setText(label.text)  # setLabelTextColor alone repaints nothing already there
+            plot.legend.setBrush(pg.mkBrush(theme.legend_fill))
+        for line in self.best_lines:
+            line.label.fill = pg.mkBrush(theme.legend_fill)
+            line.label.update()
 
     def _add_curve(self, plot, key: str, name: str, **style) -> None:
         self.series[key] = GrowingSeries()
@@ -157,7 +175,7 @@ class TrainingPlots(pg.GraphicsLayoutWidget):
         self.set_best_epoch(None)
 
     def add_batches(self, points) -> None:
-        """``points``: a BatchPoints (designer.ui.training_worker)."""
+        """``points``: a BatchPoints (designer.training.run.events)."""
         for quantity in ("loss", "accuracy"):
             self._extend(f"batch_{quantity}", points.x, getattr(points, quantity))
             self._extend(f"smoothed_{quantity}", points.x, getattr(points, f"smoothed_{quantity}"))

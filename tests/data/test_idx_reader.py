@@ -1,6 +1,7 @@
 """Reading MNIST-style IDX files, and refusing damaged ones with a message naming the file."""
 
 import gzip
+import struct
 
 import numpy as np
 import pytest
@@ -90,3 +91,52 @@ def test_file_longer_than_its_header_says_is_refused(tmp_path, builders):
     path.write_bytes(gzip.compress(builders.idx_bytes(np.array([1, 2])) + b"\x00"))
     with pytest.raises(DatasetError, match="longer than its header"):
         read_idx_labels(path)
+
+
+# ------------------------------------------------------------------ issue 14, defect 3: absurd headers
+
+HUGE_HEADER = struct.pack(">IIII", 2051, 4294967295, 28, 28)
+
+
+@pytest.mark.parametrize("gzipped", [False, True], ids=["plain", "gzip"])
+def test_a_header_announcing_terabytes_is_refused_before_anything_is_allocated(tmp_path, gzipped, monkeypatch):
+    path = tmp_path / "train-images-idx3-ubyte"
+    data = HUGE_HEADER + bytes(1000)
+    path.write_bytes(gzip.compress(data) if gzipped else data)
+
+    def no_big_arrays(size, *args, **kwargs):  # the reader must not even try
+        assert size <= 1 << 20, f"allocated {size:,} bytes"
+        return original_empty(size, *args, **kwargs)
+
+    original_empty = np.empty
+    monkeypatch.setattr(np, "empty", no_big_arrays)
+    with pytest.raises(DatasetError, match=r"train-images-idx3-ubyte is damaged or not an IDX file: its header "
+                                           r"announces 4294967295×28×28 = 3,367,254,359,280 bytes of data, more "
+                                           r"than the 1,073,741,824 this program reads\."):
+        read_idx_images(path)
+
+
+def test_a_plain_file_shorter_than_its_header_is_refused_before_allocating(tmp_path, monkeypatch):
+    path = tmp_path / "images"
+    path.write_bytes(struct.pack(">IIII", 2051, 1_000_000, 28, 28) + bytes(1000))
+    monkeypatch.setattr(np, "empty", lambda *args, **kwargs: pytest.fail("allocated before checking the size"))
+    with pytest.raises(DatasetError, match=r"images is truncated: its header announces 1000000×28×28 = "
+                                           r"784,000,000 bytes of data but the file holds only 1,000\."):
+        read_idx_images(path)
+
+
+def test_a_gzip_stream_shorter_than_its_header_is_read_only_as_far_as_it_goes(tmp_path, monkeypatch):
+    path = tmp_path / "images.gz"
+    path.write_bytes(gzip.compress(struct.pack(">IIII", 2051, 1_000_000, 28, 28) + bytes(5000)))
+    monkeypatch.setattr(np, "empty", lambda *args, **kwargs: pytest.fail("allocated what the header promised"))
+    with pytest.raises(DatasetError, match=r"images\.gz is truncated: its header announces 1000000×28×28 = "
+                                           r"784,000,000 bytes of data but only 5,000 are there\."):
+        read_idx_images(path)
+
+
+def test_a_gzipped_file_reads_into_a_writable_array(tmp_path, builders):
+    images = builders.random_images(3)
+    path = tmp_path / "images.gz"
+    path.write_bytes(gzip.compress(builders.idx_bytes(images)))
+    read = read_idx_images(path)
+    assert read.flags.writeable and np.array_equal(read[:, 0], images)

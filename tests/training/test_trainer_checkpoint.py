@@ -16,6 +16,8 @@ from designer.training import (CheckpointError, TrainConfig, Trainer, load_check
 sys.path.insert(0, str(Path(__file__).parent))
 from test_trainer_support import tiny_dataset, tiny_graph  # noqa: E402
 
+from designer.training.checkpoint_checks import checksum_record  # noqa: E402
+
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
@@ -76,9 +78,13 @@ def test_saving_twice_replaces_the_file_and_leaves_no_temporary_files(trained, t
     assert [entry.name for entry in tmp_path.iterdir()] == ["model.pt"]
 
 
-def _rewrite(path: Path, target: Path, change) -> Path:
+def _rewrite(path: Path, target: Path, change, *, reseal: bool = True) -> Path:
+    """A changed copy; resealed with a matching checksum, as a deliberately crafted file would be,
+    so that the checks behind the checksum are what is tested."""
     document = torch.load(path, weights_only=True)
     change(document)
+    if reseal and "checksum" in document:
+        document["checksum"] = checksum_record(document)
     torch.save(document, target)
     return target
 

@@ -123,3 +123,30 @@ def make_panel(qtbot):
     yield make
     for panel in panels:
         assert panel.shutdown(5000), "the run's worker thread did not end"
+
+
+@pytest.fixture
+def styled(qapp):
+    """The program's own look (``apply_style``) for one test, then Qt's defaults back."""
+    from designer.ui import style
+
+    style_name, palette, font = qapp.style().name(), qapp.palette(), qapp.font()
+    style.apply_style(qapp, "light")
+    yield qapp
+    style.set_colour_scheme(qapp, "system")
+    style.set_theme(qapp, style.LIGHT)  # the next tests paint in the light theme, as before
+    qapp.setStyleSheet("")
+    qapp.setStyle(style_name)
+    qapp.setPalette(palette)
+    qapp.setFont(font)
+
+
+@pytest.fixture(autouse=True)
+def _delete_closed_widgets(qapp):
+    """Delete the windows earlier tests closed (pytest-qt calls deleteLater, but nothing runs the
+    deferred deletes between tests): hundreds of stale widgets made every app-wide style change
+    (a theme switch repolishes every widget) take seconds."""
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
+    yield

@@ -2,9 +2,9 @@
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QSpinBox
+from PySide6.QtWidgets import QApplication, QCheckBox, QDoubleSpinBox, QSpinBox
 
-from designer.core import SAME, TEMPLATES, load_architecture
+from designer.core import SAME, TEMPLATES, load_architecture, summary_label
 from designer.ui.document import DesignDocument
 from designer.ui.inspector import HINT_NOTHING, InspectorPanel
 
@@ -151,3 +151,98 @@ def test_the_editors_are_disabled_while_training_locks_the_design(document, insp
 def test_an_fc_block_is_explained_as_a_whole_input_convolution(document, inspector):
     document.set_selection(["fc1"])
     assert inspector.note_text().startswith("Same as a 5×5 “valid” convolution over the 16×5×5 input")
+
+
+CTRL = Qt.KeyboardModifier.ControlModifier
+SHIFT = Qt.KeyboardModifier.ShiftModifier
+
+
+def _focus(main_window, widget):
+    main_window.activateWindow()
+    widget.setFocus()
+    QApplication.processEvents()
+    assert widget.hasFocus()
+
+
+def test_undo_and_redo_keys_in_a_focused_field_reach_the_design(qtbot, main_window):
+    document, inspector = main_window.document, main_window.inspector
+    document.set_selection(["fc1"])
+    neurons = inspector.editor("out_features")
+    _focus(main_window, neurons)
+    neurons.selectAll()
+    qtbot.keyClicks(neurons, "256")
+    assert document.graph.block("fc1").params["out_features"] == 256
+
+    qtbot.keyClick(neurons, Qt.Key.Key_Z, CTRL)
+    assert document.graph.block("fc1").params["out_features"] == 120
+    assert neurons.value() == 120 and neurons.hasFocus()
+    qtbot.keyClick(neurons, Qt.Key.Key_Z, CTRL | SHIFT)
+    assert document.graph.block("fc1").params["out_features"] == 256
+    qtbot.keyClick(neurons, Qt.Key.Key_Z, CTRL)
+    qtbot.keyClick(neurons, Qt.Key.Key_Y, CTRL)
+    assert document.graph.block("fc1").params["out_features"] == 256 and neurons.value() == 256
+
+
+def test_undo_in_a_focused_field_undoes_an_earlier_edit_of_another_block(qtbot, main_window):
+    document, inspector = main_window.document, main_window.inspector
+    document.set_param("conv1", "out_channels", 8)
+    document.set_selection(["fc1"])
+    neurons = inspector.editor("out_features")
+    _focus(main_window, neurons)
+    qtbot.keyClick(neurons, Qt.Key.Key_Z, CTRL)
+    assert document.graph.block("conv1").params["out_channels"] == 6
+
+
+def test_undo_on_a_half_typed_value_puts_the_value_back_and_leaves_the_design(qtbot, main_window):
+    document, inspector = main_window.document, main_window.inspector
+    document.set_param("conv1", "out_channels", 8)
+    steps = document.undo_stack.index()
+    document.set_selection(["fc1"])
+    neurons = inspector.editor("out_features")
+    _focus(main_window, neurons)
+    neurons.selectAll()
+    qtbot.keyClick(neurons, Qt.Key.Key_Backspace)  # empty: not a value yet, nothing sent to the design
+    assert neurons.text() == "" and document.graph.block("fc1").params["out_features"] == 120
+
+    qtbot.keyClick(neurons, Qt.Key.Key_Z, CTRL)
+    assert neurons.text() == "120"
+    assert document.undo_stack.index() == steps
+    assert document.graph.block("conv1").params["out_channels"] == 8
+    qtbot.keyClick(neurons, Qt.Key.Key_Z, CTRL)  # the field agrees with the design now: undo the design
+    assert document.graph.block("conv1").params["out_channels"] == 6
+
+
+def test_a_pooling_stride_of_zero_reads_same_as_kernel(qtbot, document, inspector):
+    document.set_selection(["avgpool1"])
+    stride = inspector.editor("stride")
+    assert document.graph.block("avgpool1").params["stride"] == 0
+    assert stride.text() == "same as kernel (2)"
+    inspector.editor("kernel_size").setValue(3)
+    assert stride.text() == "same as kernel (3)"
+    stride.setValue(1)
+    assert stride.text() == "1" and document.graph.block("avgpool1").params["stride"] == 1
+    stride.setValue(0)
+    assert stride.text() == "same as kernel (3)"
+    # A convolution's stride has no such meaning and no such text.
+    document.set_selection(["conv1"])
+    assert inspector.editor("stride").specialValueText() == ""
+
+
+def test_the_canvas_label_shows_a_pooling_stride_only_when_it_is_not_the_kernel():
+    assert summary_label("MaxPool2d", {"kernel_size": 3, "stride": 0, "padding": 0}) == "MaxPool 3×3"
+    assert summary_label("MaxPool2d", {"kernel_size": 3, "stride": 3, "padding": 0}) == "MaxPool 3×3"
+    assert summary_label("AvgPool2d", {"kernel_size": 3, "stride": 2, "padding": 1}) == "AvgPool 3×3 /2"
+
+
+def test_undo_with_nothing_left_to_undo_changes_nothing(qtbot, main_window):
+    document, inspector = main_window.document, main_window.inspector
+    document.set_selection(["fc1"])
+    neurons = inspector.editor("out_features")
+    _focus(main_window, neurons)
+    neurons.selectAll()
+    qtbot.keyClicks(neurons, "64")
+    qtbot.keyClick(neurons, Qt.Key.Key_Z, CTRL)
+    assert not document.undo_stack.canUndo() and document.graph.block("fc1").params["out_features"] == 120
+    qtbot.keyClick(neurons, Qt.Key.Key_Z, CTRL)  # the Undo action is disabled now
+    assert document.graph.block("fc1").params["out_features"] == 120 and neurons.value() == 120
+    assert not document.undo_stack.canUndo()

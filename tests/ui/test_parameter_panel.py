@@ -3,10 +3,11 @@
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QApplication
 
 from designer.core import TEMPLATES, load_architecture
 from designer.ui.document import DesignDocument
-from designer.ui.parameter_panel import COLUMNS, ParameterPanel
+from designer.ui.parameter_panel import CHART_MINIMUM_WIDTH, COLUMNS, ParameterPanel
 from designer.ui.style import ERROR_COLOUR, FC_COLOUR, hex_colour
 
 
@@ -141,3 +142,36 @@ def test_a_design_without_parameters_says_so(qtbot):
     assert panel.headline_text() == "No parameters yet: add a Conv or FC block"
     assert panel.model.rowCount() == 0
     assert panel.chart.block_ids == []
+
+
+@pytest.mark.parametrize("look", ["plain Qt", "the program's style"])
+@pytest.mark.parametrize("template", ["vgg16.json", "lenet5.json"])
+def test_at_1400_by_900_no_header_or_value_is_cut(request, main_window, look, template):
+    if look != "plain Qt":
+        request.getfixturevalue("styled")
+    main_window.resize(1400, 900)
+    main_window.show_graph(load_architecture(TEMPLATES / template), None)
+    QApplication.processEvents()
+    table = main_window.parameter_panel.table
+    header = table.horizontalHeader()
+    for column, title in enumerate(COLUMNS):
+        # What the header and the cells ask for (Qt's own measure, as ResizeToContents would).
+        assert table.columnWidth(column) >= header.sectionSizeHint(column), title
+        assert table.columnWidth(column) >= table.sizeHintForColumn(column), title
+    # Every column is inside the visible table: nothing to scroll to, MACs not clipped.
+    assert sum(table.columnWidth(column) for column in range(len(COLUMNS))) <= table.viewport().width()
+    assert table.horizontalScrollBar().maximum() == 0
+    # The chart beside it keeps a usable width.
+    assert main_window.parameter_panel.chart.width() >= CHART_MINIMUM_WIDTH
+
+
+def test_a_value_that_grows_widens_its_column_instead_of_being_cut(panel, document):
+    table = panel.table
+    macs = COLUMNS.index("MACs")
+    before = table.columnWidth(macs)
+    document.set_param("input1", "height", 2000)
+    document.set_param("input1", "width", 2000)
+    document.set_param("conv1", "out_channels", 600)
+    assert len(cell(panel, "conv1", "MACs")) > len("1,849,688,064")
+    assert table.columnWidth(macs) > before
+    assert table.columnWidth(macs) >= table.sizeHintForColumn(macs)

@@ -60,6 +60,7 @@ class RunStarted(RunEvent):
 
     info: RunInfo
     process_id: int  # the process that trains: the training process, or this one
+    data_source: str = ""  # which data, from where: "mnist-sample from the built-in sample (…)"
 
 
 @dataclass(frozen=True)
