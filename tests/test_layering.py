@@ -1,4 +1,4 @@
-"""Dependencies point one way: ui → training, data, nn → core.
+"""Dependencies point one way: ui → lab → training, data, nn → core.
 
 The non-UI packages never import Qt (they run headless and in worker code), and importing
 designer.core never imports torch (the window must open before torch has loaded).
@@ -17,7 +17,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 DESIGNER = ROOT / "designer"
 QT_MODULES = ("PySide6", "shiboken6", "pyqtgraph", "PyQt5", "PyQt6")
-PACKAGES = ("designer.core", "designer.nn", "designer.data", "designer.training")
+PACKAGES = ("designer.core", "designer.nn", "designer.data", "designer.training", "designer.lab")
 
 
 def modules_after_import(package: str) -> list[str]:
@@ -96,3 +96,43 @@ def test_core_imports_nothing_from_the_outer_layers():
             if name.startswith(("designer.nn", "designer.data", "designer.training", "designer.ui", "torch")):
                 offenders.append(f"{path.relative_to(ROOT)} imports {name}")
     assert offenders == []
+
+
+def test_nothing_outside_the_training_package_constructs_a_trainer():
+    """Every run goes down the run path (designer.training.run), which builds the Trainer where it trains."""
+    offenders = []
+    for path in sorted(DESIGNER.rglob("*.py")):
+        if path.relative_to(DESIGNER).parts[0] == "training":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) == "Trainer":
+                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert offenders == []
+
+
+@pytest.mark.parametrize("module", ["designer.training.run", "designer.training.fit", "designer.training.datasets",
+                                    "designer.training.normalisation",
+                                    "designer.lab.sweep", "designer.lab.compare", "designer.lab.models"])
+def test_what_the_window_uses_before_a_run_does_not_load_torch(module):
+    """The dock checks and builds requests, the sweep window finds the head, in the GUI thread:
+    torch must load in the training process (or a worker thread), never there."""
+    loaded = modules_after_import(module)
+    assert [name for name in loaded if is_top(name, ("torch",))] == []
+    assert [name for name in loaded if is_top(name, QT_MODULES)] == []
+
+
+def test_a_runs_events_and_results_unpickle_without_torch():
+    """The window reads them from the training process; a sweep must not load torch there."""
+    code = ("import pickle, sys, numpy as np\n"
+            "from designer.training.normalisation import Normalisation\n"
+            "from designer.training.records import TrainResult, RunInfo\n"
+            "from designer.training.run import RunEnded, RunResult, RunOutcome, RunStarted\n"
+            "result = RunResult('a', RunOutcome(TrainResult('finished', 'ok', 1, 1, 0.1, 0.9, [[1]], 1.0), "
+            "RunInfo('cpu', 1, 1, 1, 1, 1, ('0',)), ('0',), np.zeros((1, 1, 2, 2), np.uint8)), "
+            "{'w': np.zeros(3)}, Normalisation((0.5,), (0.2,)))\n"
+            "blob = pickle.dumps([RunEnded('a', result), RunStarted('a', result.outcome.info, 1)])\n"
+            "for name in [m for m in sys.modules if m.startswith('designer')]: del sys.modules[name]\n"
+            "pickle.loads(blob); print(any(m.split('.')[0] == 'torch' for m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"

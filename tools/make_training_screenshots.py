@@ -47,9 +47,9 @@ def main() -> int:
     window.resizeDocks([panel.dock], [560], Qt.Orientation.Vertical)  # room for the curves
     app.processEvents()
     window.show_graph(load_architecture(TEMPLATES / "lenet5.json"), None)  # laid out to fit what is left
-    panel.epochs_spin.setValue(arguments.epochs)
-    panel.batch_size_spin.setValue(64)
-    panel.device_combo.setCurrentIndex(panel.device_combo.findData("cpu"))
+    panel.settings.epochs_spin.setValue(arguments.epochs)
+    panel.settings.batch_size_spin.setValue(64)
+    panel.settings.set_device("cpu")
     arguments.output.mkdir(parents=True, exist_ok=True)
 
     loop = QEventLoop()
@@ -58,14 +58,14 @@ def main() -> int:
 
     def take_during_when_half_way() -> None:
         # Half-way, and a little into the next epoch, so the batch curves run past the last epoch mark.
-        latest = panel._latest_batch
+        latest = panel.progress.latest
         if latest is not None and latest.epoch > arguments.epochs // 2 and latest.batch > latest.batches // 2:
             during.stop()
             window.grab().save(str(arguments.output / "training-during.png"))
 
     during.timeout.connect(take_during_when_half_way)
     assert panel.start(), panel.status_label.text()
-    panel.thread.finished.connect(loop.quit)
+    panel.training.finished.connect(loop.quit)
     during.start()
     loop.exec()
     during.stop()

@@ -81,13 +81,13 @@ def main() -> int:
 
     panel = window.training_panel
     panel.dock.raise_()
-    panel.epochs_spin.setValue(arguments.epochs)
-    panel.batch_size_spin.setValue(64)
-    panel.device_combo.setCurrentIndex(panel.device_combo.findData("cpu"))
+    panel.settings.epochs_spin.setValue(arguments.epochs)
+    panel.settings.batch_size_spin.setValue(64)
+    panel.settings.set_device("cpu")
     settle()
     loop = QEventLoop()
     assert panel.start(), panel.status_label.text()
-    panel.thread.finished.connect(loop.quit)
+    panel.training.finished.connect(loop.quit)
     loop.exec()
     settle()
     print(panel.status_label.text())

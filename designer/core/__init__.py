@@ -5,21 +5,27 @@ Imports neither Qt nor torch, so the window can open before torch has loaded.
 
 from designer.core.analysis import Analysis, BlockReport, analyze, format_count
 from designer.core.blocks import (
+    ACTIVATION_TYPES,
     BLOCK_TYPES,
     CATEGORIES,
+    ELEMENTWISE_TYPES,
     FC_TYPES,
     SAME,
+    VECTOR_TYPES,
     BlockType,
     ParamSpec,
     Shape,
     block_type,
     format_shape,
+    is_fully_connected,
     summary_label,
+    types_in_category,
 )
 from designer.core.errors import (
     ArchitectureError,
     CycleError,
     DesignerError,
+    DesignLockedError,
     DuplicateBlockError,
     DuplicateEdgeError,
     GraphError,

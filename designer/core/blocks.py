@@ -1,8 +1,12 @@
 """The block catalogue: one declarative record per block type, keyed by a stable string id.
 
-The palette, the inspector, the analysis, the file reader and the torch builder are all
-driven from ``BLOCK_TYPES``; adding a block type means adding one ``BlockType`` here (and
-its torch constructor in ``designer.nn``).
+The palette, the inspector, the analysis, the file reader, the torch builder, the graph
+transforms and the training dock's checks are all driven from ``BLOCK_TYPES``: each entry
+says what the block is (label, category, the names people search for), how it is drawn
+and named (summary text, id prefix) and what it does to a tensor (shape, counts, stride,
+whether it is fully connected or acts on each value alone). Adding a block type means
+adding one ``BlockType`` here and its torch constructor in ``designer.nn.builder``
+(``tests/nn/test_catalogue.py`` fails when either is missing).
 
 Shapes are tuples of ints: ``(C, H, W)`` for an image-like tensor, ``(N,)`` for a vector;
 the batch dimension is never part of a shape.
@@ -104,6 +108,8 @@ def _show(value: Any) -> str:
 ShapeFunction = Callable[[dict, list], Shape]
 CountFunction = Callable[[dict, list, Shape], tuple[int, int]]
 MacFunction = Callable[[dict, list, Shape], int]
+StrideFunction = Callable[[dict], int]
+SummaryFunction = Callable[[dict], str]
 
 
 def _no_parameters(params: dict, inputs: list, output: Shape) -> tuple[int, int]:
@@ -112,6 +118,10 @@ def _no_parameters(params: dict, inputs: list, output: Shape) -> tuple[int, int]
 
 def _no_macs(params: dict, inputs: list, output: Shape) -> int:
     return 0
+
+
+def _no_stride(params: dict) -> int:
+    return 1
 
 
 @dataclass(frozen=True)
@@ -125,10 +135,41 @@ class BlockType:
     parameter_count: CountFunction = _no_parameters
     macs: MacFunction = _no_macs
     description: str = ""
+    #: other names people know the block by (PyTorch, Keras, MATLAB), for the palette's filter
+    aliases: tuple[str, ...] = ()
+    #: start of the ids of new blocks ("conv" → conv1, conv2); the type id in lower case when empty
+    id_prefix: str = ""
+    #: the text the block shows on the canvas, from its parameters; the label when None
+    summary: SummaryFunction | None = None
+    #: "fully connected" in the article's sense: every output sees every input
+    fully_connected: bool = False
+    #: acts on each value on its own (activations, Dropout): any tensor shape passes through
+    elementwise: bool = False
+    #: turns a C×H×W tensor into a feature vector, with no weights (Flatten, GAP)
+    makes_vector: bool = False
+    #: the parameter that sets how many values come out (FC's neurons, Conv's filters):
+    #: what to change so the network outputs one score per class
+    width_param: str | None = None
+    #: input pixels between neighbouring outputs (1 for blocks that keep the size)
+    stride: StrideFunction = _no_stride
     spec_by_name: dict = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "spec_by_name", {spec.name: spec for spec in self.params})
+        if not self.id_prefix:
+            object.__setattr__(self, "id_prefix", self.id.lower())
+
+    @property
+    def is_input(self) -> bool:
+        """The design's Input: the one block type that reads no other block."""
+        return self.inputs == 0
+
+    @property
+    def is_activation(self) -> bool:
+        return self.category == _ACTIVATION
+
+    def summary_text(self, params: dict) -> str:
+        return self.summary(params) if self.summary is not None else self.label
 
     def default_params(self) -> dict:
         return {spec.name: spec.default for spec in self.params}
@@ -262,6 +303,25 @@ def _input_shape(params: dict, inputs: list) -> Shape:
     return (params["channels"], params["height"], params["width"])
 
 
+def _window_stride(params: dict) -> int:
+    return params["stride"] or params["kernel_size"]  # a pool's stride 0 means "the kernel size"
+
+
+def _conv_summary(params: dict) -> str:
+    kernel = params["kernel_size"]
+    text = f"Conv {kernel}×{kernel}, {params['out_channels']}"
+    return text + (f" /{params['stride']}" if params["stride"] != 1 else "")
+
+
+def _pool_summary(label: str) -> SummaryFunction:
+    def summary(params: dict) -> str:
+        kernel, stride = params["kernel_size"], params["stride"]
+        text = f"{label} {kernel}×{kernel}"
+        return text + (f" /{stride}" if stride not in (0, kernel) else "")  # 0: the stride is the kernel size
+
+    return summary
+
+
 def format_shape(shape: Shape | None) -> str:
     if shape is None:
         return "?"
@@ -289,6 +349,8 @@ _CATALOGUE = (
         ),
         inputs=0, output_shape=_input_shape,
         description="The image the network sees: channels × height × width.",
+        aliases=("input layer", "image", "InputLayer", "imageInputLayer", "placeholder"),
+        summary=lambda params: f"Input {params['channels']}×{params['height']}×{params['width']}",
     ),
     BlockType(
         "Conv2d", "Conv", "Convolution",
@@ -302,16 +364,25 @@ _CATALOGUE = (
         ),
         inputs=1, output_shape=_conv_shape, parameter_count=_conv_parameters, macs=_conv_macs,
         description="2-D convolution: out_channels filters of kernel×kernel×in_channels.",
+        aliases=("convolution", "nn.Conv2d", "Conv2D", "convolution2dLayer", "filters"),
+        id_prefix="conv", summary=_conv_summary, width_param="out_channels",
+        stride=lambda params: params["stride"],
     ),
-    BlockType("ReLU", "ReLU", _ACTIVATION, (), 1, _same_shape, description="max(0, x)"),
+    BlockType("ReLU", "ReLU", _ACTIVATION, (), 1, _same_shape, description="max(0, x)",
+              aliases=("rectifier", "rectified linear unit", "nn.ReLU", "reluLayer"), elementwise=True),
     BlockType(
         "LeakyReLU", "LeakyReLU", _ACTIVATION,
         (ParamSpec("negative_slope", "float", 0.01, minimum=0.0, maximum=1.0),),
         1, _same_shape, description="x for x > 0, slope·x otherwise",
+        aliases=("leaky rectifier", "nn.LeakyReLU", "leakyReluLayer"), elementwise=True,
+        summary=lambda params: f"LeakyReLU {params['negative_slope']:g}",
     ),
-    BlockType("Sigmoid", "Sigmoid", _ACTIVATION, (), 1, _same_shape, description="1 / (1 + e^-x)"),
-    BlockType("Tanh", "Tanh", _ACTIVATION, (), 1, _same_shape, description="tanh(x)"),
-    BlockType("GELU", "GELU", _ACTIVATION, (), 1, _same_shape, description="x·Φ(x)"),
+    BlockType("Sigmoid", "Sigmoid", _ACTIVATION, (), 1, _same_shape, description="1 / (1 + e^-x)",
+              aliases=("logistic", "nn.Sigmoid", "sigmoidLayer"), elementwise=True),
+    BlockType("Tanh", "Tanh", _ACTIVATION, (), 1, _same_shape, description="tanh(x)",
+              aliases=("hyperbolic tangent", "nn.Tanh", "tanhLayer"), elementwise=True),
+    BlockType("GELU", "GELU", _ACTIVATION, (), 1, _same_shape, description="x·Φ(x)",
+              aliases=("gaussian error linear unit", "nn.GELU", "geluLayer"), elementwise=True),
     BlockType(
         "MaxPool2d", "MaxPool", "Pooling",
         (
@@ -320,6 +391,8 @@ _CATALOGUE = (
             _int("padding", 0, 0, 512),
         ),
         1, _pool_shape("MaxPool2d"), description="Keeps the largest value in each window.",
+        aliases=("max pooling", "nn.MaxPool2d", "MaxPooling2D", "maxPooling2dLayer", "subsampling"),
+        id_prefix="maxpool", summary=_pool_summary("MaxPool"), stride=_window_stride,
     ),
     BlockType(
         "AvgPool2d", "AvgPool", "Pooling",
@@ -329,32 +402,48 @@ _CATALOGUE = (
             _int("padding", 0, 0, 512),
         ),
         1, _pool_shape("AvgPool2d"), description="Averages each window.",
+        aliases=("average pooling", "mean pooling", "nn.AvgPool2d", "AveragePooling2D", "averagePooling2dLayer"),
+        id_prefix="avgpool", summary=_pool_summary("AvgPool"), stride=_window_stride,
     ),
     BlockType(
         "GAP", "GAP", "Pooling", (), 1, _gap_shape,
         description="Global average pooling: one number per channel (C×H×W → C).",
+        aliases=("global average pooling", "nn.AdaptiveAvgPool2d", "AdaptiveAvgPool2d",
+                 "GlobalAveragePooling2D", "globalAveragePooling2dLayer"),
+        makes_vector=True,
     ),
     BlockType(
         "BatchNorm2d", "BatchNorm", "Normalisation & regularisation", (), 1, _batchnorm_shape,
         parameter_count=_batchnorm_parameters,
         description="Normalises each channel over the batch; learns a scale and a shift.",
+        aliases=("batch normalization", "batch normalisation", "nn.BatchNorm2d", "BatchNormalization",
+                 "batchNormalizationLayer"),
+        id_prefix="bn",
     ),
     BlockType(
         "Dropout", "Dropout", "Normalisation & regularisation",
         (ParamSpec("p", "float", 0.5, label="Drop probability", minimum=0.0, maximum=0.99),),
         1, _same_shape, description="Zeroes a random fraction p of values while training.",
+        aliases=("nn.Dropout", "dropoutLayer"), elementwise=True,
+        summary=lambda params: f"Dropout {params['p']:g}",
     ),
     BlockType("Flatten", "Flatten", "Fully connected", (), 1, _flatten_shape,
-              description="C×H×W → C·H·W"),
+              description="C×H×W → C·H·W", aliases=("nn.Flatten", "reshape", "flattenLayer"), makes_vector=True),
     BlockType(
         "FC", "FC", "Fully connected",
         (_int("out_features", 10, 1, 1 << 20, "Neurons"), ParamSpec("bias", "bool", True)),
         1, _fc_shape, parameter_count=_fc_parameters, macs=_fc_macs,
         description="Fully connected: every output sees every input (flattens C×H×W itself).",
+        aliases=("linear", "dense", "fully connected", "fullyConnected", "nn.Linear", "Dense",
+                 "fullyConnectedLayer", "inner product", "InnerProduct", "perceptron", "MLP"),
+        summary=lambda params: f"FC {params['out_features']}",
+        fully_connected=True, width_param="out_features",
     ),
-    BlockType("Add", "Add", "Merge", (), 2, _add_shape, description="Element-wise sum of two equal shapes."),
+    BlockType("Add", "Add", "Merge", (), 2, _add_shape, description="Element-wise sum of two equal shapes.",
+              aliases=("sum", "residual", "skip connection", "additionLayer")),
     BlockType("Concat", "Concat", "Merge", (), 2, _concat_shape,
-              description="Joins two tensors along channels."),
+              description="Joins two tensors along channels.",
+              aliases=("concatenate", "torch.cat", "Concatenate", "concatenationLayer", "depthConcatenationLayer")),
 )
 
 BLOCK_TYPES: dict[str, BlockType] = {block_type.id: block_type for block_type in _CATALOGUE}
@@ -369,8 +458,26 @@ CATEGORIES: tuple[str, ...] = (
     "Merge",
 )
 
-# Block types whose parameters are "fully connected" in the article's sense.
-FC_TYPES = frozenset({"FC"})
+def _ids(wanted: Callable[[BlockType], bool]) -> frozenset[str]:
+    return frozenset(entry.id for entry in _CATALOGUE if wanted(entry))
+
+
+#: what each kind of code asks of the catalogue, as sets of type ids
+FC_TYPES = _ids(lambda entry: entry.fully_connected)
+ACTIVATION_TYPES = _ids(lambda entry: entry.is_activation)
+ELEMENTWISE_TYPES = _ids(lambda entry: entry.elementwise)
+VECTOR_TYPES = _ids(lambda entry: entry.makes_vector)
+
+
+def is_fully_connected(type_id: str) -> bool:
+    """The one way to ask whether a block is fully connected (FC) in the article's sense."""
+    entry = BLOCK_TYPES.get(type_id)
+    return entry is not None and entry.fully_connected
+
+
+def types_in_category(category: str) -> tuple[str, ...]:
+    """Type ids of one palette category, in catalogue order."""
+    return tuple(entry.id for entry in _CATALOGUE if entry.category == category)
 
 
 def block_type(type_id: str) -> BlockType:
@@ -384,24 +491,4 @@ def block_type(type_id: str) -> BlockType:
 
 def summary_label(type_id: str, params: dict) -> str:
     """The short text a block shows on the canvas, e.g. ``Conv 3×3, 64`` or ``FC 4096``."""
-    if type_id == "Conv2d":
-        kernel = params["kernel_size"]
-        text = f"Conv {kernel}×{kernel}, {params['out_channels']}"
-        if params["stride"] != 1:
-            text += f" /{params['stride']}"
-        return text
-    if type_id in ("MaxPool2d", "AvgPool2d"):
-        kernel = params["kernel_size"]
-        text = f"{BLOCK_TYPES[type_id].label} {kernel}×{kernel}"
-        if params["stride"] not in (0, kernel):  # 0: the stride is the kernel size
-            text += f" /{params['stride']}"
-        return text
-    if type_id == "FC":
-        return f"FC {params['out_features']}"
-    if type_id == "Input":
-        return f"Input {params['channels']}×{params['height']}×{params['width']}"
-    if type_id == "Dropout":
-        return f"Dropout {params['p']:g}"
-    if type_id == "LeakyReLU":
-        return f"LeakyReLU {params['negative_slope']:g}"
-    return BLOCK_TYPES[type_id].label
+    return BLOCK_TYPES[type_id].summary_text(params)

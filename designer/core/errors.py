@@ -83,6 +83,10 @@ class ParameterError(GraphError):
     """A parameter value outside its type, range or choices."""
 
 
+class DesignLockedError(DesignerError):
+    """An edit was attempted while training runs on the design (nothing was changed)."""
+
+
 class ArchitectureError(DesignerError):
     """An architecture document that cannot be loaded; nothing was built from it.
 

@@ -24,7 +24,7 @@ _LAZY = {
     "resolve_device": "designer.training.trainer",
     "stratified_split": "designer.training.trainer",
     "Evaluation": "designer.training.evaluation",
-    "Normalisation": "designer.training.evaluation",
+    "Normalisation": "designer.training.normalisation",
     "evaluate": "designer.training.evaluation",
     "predict": "designer.training.evaluation",
     "HistoryError": "designer.training.history",

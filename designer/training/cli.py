@@ -121,70 +121,60 @@ def _loss(value: float | None) -> str:
     return "—" if value is None else f"{value:.4f}"
 
 
-def _progress_callback():
-    from designer.training.records import TrainingCallback
+def _printer(epochs: int, progress_line):
+    """The run's events as the command prints them; downloads on ``progress_line`` (one line that
+    rewrites itself, ended before anything else is printed)."""
+    from designer.training.run import DownloadProgress, EpochDone, RunStarted
 
-    class PrintProgress(TrainingCallback):
-        def on_train_start(self, info) -> None:
+    def show(event) -> None:
+        if isinstance(event, RunStarted):
+            progress_line.finish()
+            if event.data_source:
+                print(f"data: {event.data_source}", flush=True)
+            info = event.info
             print(f"training on {info.device}: {info.train_samples:,} training, {info.validation_samples:,} "
                   f"validation, {info.test_samples:,} test images; {info.batches_per_epoch} batches per epoch",
                   flush=True)
-            self.epochs = info.epochs
-
-        def on_epoch_end(self, metrics) -> None:
-            width = len(str(self.epochs))
-            line = (f"epoch {metrics.epoch:>{width}}/{self.epochs}  "
+        elif isinstance(event, EpochDone):
+            metrics = event.metrics
+            width = len(str(epochs))
+            line = (f"epoch {metrics.epoch:>{width}}/{epochs}  "
                     f"train loss {_loss(metrics.train_loss)} acc {_percent(metrics.train_accuracy)}")
             if metrics.validation_loss is not None:
                 line += (f"  val loss {_loss(metrics.validation_loss)} "
                          f"acc {_percent(metrics.validation_accuracy)}")
             print(f"{line}  {metrics.seconds:.1f} s", flush=True)
+        elif isinstance(event, DownloadProgress):
+            progress_line(event.done, event.total)
 
-    return PrintProgress()
-
-
-# ---- issue 14 (defects 11, 13): a progress line that ends before anything else is printed, and
-# one line saying where the data came from. Kept apart from the run path for an easy merge.
-
-
-def _data_source_callback():
-    from designer.training.records import TrainingCallback
-
-    class PrintDataSource(TrainingCallback):
-        trainer = None  # set once the trainer exists; it holds the dataset it loaded
-
-        def on_train_start(self, info) -> None:
-            dataset = getattr(self.trainer, "dataset", None)
-            if dataset is not None and getattr(dataset, "origin", ""):
-                print(f"data: {dataset.name} from {dataset.origin}", flush=True)
-
-    return PrintDataSource()
-
-# ---- end of issue 14's additions
+    return show
 
 
 def run_training_command(arguments: argparse.Namespace) -> int:
     from designer.core import ArchitectureError, load_architecture
+    from designer.training.run import Local, RunControl, RunRequest, refusal
 
     try:
         graph = load_architecture(arguments.file)
     except ArchitectureError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    config = config_from_arguments(arguments)
+    # The command trains in its own process: a training process would only add its start-up.
+    request = RunRequest.of(graph, config, label=graph.name, find_mistakes=False, launch=Local(own_process=False))
+    refused = refusal(request)  # settings, dataset name, fit: before torch loads
+    if refused is not None:
+        print(f"error: {refused.result.message}", file=sys.stderr)
+        return EXIT_BAD_INPUT
 
-    # torch loads only once the file is known to be good.
+    # torch loads only once the file and the settings are known to be good.
     from designer.training.checkpoint import CheckpointError, save_checkpoint
     from designer.training.history import save_history_csv, save_history_json
-    from designer.training.trainer import Trainer
-
-    config = config_from_arguments(arguments)
-    output = Path(arguments.output) if getattr(arguments, "output", None) else default_output_folder(arguments.file)
     from designer.data.download import ProgressLine
+    from designer.training.run import run, trained_model
 
-    progress_line, data_source = ProgressLine(), _data_source_callback()
-    trainer = Trainer(graph, config, [data_source, _progress_callback()], download_progress=progress_line)
-    data_source.trainer = trainer
-
+    output = Path(arguments.output) if getattr(arguments, "output", None) else default_output_folder(arguments.file)
+    control, progress_line = RunControl(), ProgressLine()
     interrupted = False
 
     def on_interrupt(signum, frame) -> None:
@@ -193,27 +183,29 @@ def run_training_command(arguments: argparse.Namespace) -> int:
             raise KeyboardInterrupt
         interrupted = True
         print("\nstopping after the current batch (Ctrl+C again to quit at once)", file=sys.stderr, flush=True)
-        trainer.request_stop()
+        control.stop()
 
     previous_handler = signal.signal(signal.SIGINT, on_interrupt)
     try:
         print(f"{graph.name}: {config.epochs} epoch(s) on {config.dataset}, {config.optimizer} lr "
               f"{config.learning_rate:g}, batch {config.batch_size}, seed {config.seed}", flush=True)
-        result = trainer.run()
+        ended = run(request, _printer(config.epochs, progress_line), control)
     finally:
         progress_line.finish()
         signal.signal(signal.SIGINT, previous_handler)
 
+    result, info = ended.result, ended.outcome.info
     if result.status == "failed" and result.failure in BAD_INPUT_FAILURES:
         print(f"error: {result.message}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
     try:
         save_history_csv(result.history, output / "history.csv")
-        save_history_json(result, output / "history.json", config, trainer.info, architecture=str(arguments.file))
-        if trainer.module is not None and result.status != "failed":
-            save_checkpoint(output / "checkpoint.pt", graph, trainer.module, config, result,
-                            trainer.normalisation, trainer.info.class_names if trainer.info else ())
+        save_history_json(result, output / "history.json", config, info, architecture=str(arguments.file))
+        model = trained_model(request, ended) if result.status != "failed" else None
+        if model is not None:
+            save_checkpoint(output / "checkpoint.pt", graph, model.module, config, result,
+                            model.normalisation, model.class_names)
     except (OSError, CheckpointError) as error:
         print(f"error: cannot save the results in {output}: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -30,7 +30,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from designer.training.records import EpochMetrics
+from designer.core import BLOCK_TYPES, is_fully_connected
+from designer.training.records import EpochMetrics, best_epoch
 
 OVERFIT_GAP = 0.05
 HIGH_TRAIN_SKILL = 0.8
@@ -89,7 +90,7 @@ def _validation_rising(history: Sequence[EpochMetrics]) -> tuple[bool, int]:
     losses = [metrics.validation_loss for metrics in history]
     if any(loss is None for loss in losses):
         return False, 0
-    best = min(range(len(losses)), key=lambda index: losses[index])
+    best = next(index for index, metrics in enumerate(history) if metrics.epoch == best_epoch(history))
     after = len(losses) - 1 - best
     if after < RISING_EPOCHS:
         return False, history[best].epoch
@@ -105,7 +106,7 @@ def _fc_blocks(graph_analysis, limit: int = 2) -> list[str]:
     if graph_analysis is None:
         return []
     reports = [report for report in graph_analysis.reports.values()
-               if report.type_id == "FC" and report.params > 0]
+               if is_fully_connected(report.type_id) and report.params > 0]
     reports.sort(key=lambda report: report.params, reverse=True)
     return [report.block_id for report in reports[:limit]]
 
@@ -116,7 +117,7 @@ def _capacity_blocks(graph_analysis) -> list[str]:
     if blocks or graph_analysis is None:
         return blocks
     convolutions = [block_id for block_id, report in graph_analysis.reports.items()
-                    if report.type_id == "Conv2d"]
+                    if BLOCK_TYPES[report.type_id].category == "Convolution"]
     return convolutions[-1:]
 
 

@@ -7,11 +7,17 @@ CSV/JSON without conversion.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
-
+from typing import Sequence
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+#: the largest float32: the optimizers hold the learning rate and weight decay in float32 tensors
+FLOAT32_MAX = 3.4028234663852886e38
+MAX_EPOCHS = 100_000
+MAX_BATCH_SIZE = 1 << 20
+MAX_SEED = 2**63 - 1  # numpy's and torch's generators both take it
 
 
 @dataclass
@@ -35,6 +41,59 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def problems(self) -> list[str]:
+        """What is wrong with these settings, one sentence each, for a person ([] when nothing is).
+
+        Checked once by the run path before anything starts (``designer.training.run``), so the
+        command line and the window show the same message and no run begins with a value torch
+        would refuse half-way (a learning rate of 1e39 overflows float32).
+        """
+        problems = []
+        if self.optimizer not in OPTIMIZERS:
+            problems.append(f"the optimizer must be one of {', '.join(OPTIMIZERS)}, not {_show(self.optimizer)}")
+        if not (_whole(self.epochs) and 1 <= self.epochs <= MAX_EPOCHS):
+            problems.append(f"epochs must be a whole number from 1 to {MAX_EPOCHS:,}, not {_show(self.epochs)}")
+        if not (_whole(self.batch_size) and 1 <= self.batch_size <= MAX_BATCH_SIZE):
+            problems.append(f"the batch size must be a whole number from 1 to {MAX_BATCH_SIZE:,}, "
+                            f"not {_show(self.batch_size)}")
+        if not (_number(self.learning_rate) and 0 < self.learning_rate <= FLOAT32_MAX):
+            problems.append(f"the learning rate must be a positive number no larger than {FLOAT32_MAX:.3g} "
+                            f"(the largest float32), not {_show(self.learning_rate)}")
+        if not (_number(self.weight_decay) and 0 <= self.weight_decay <= FLOAT32_MAX):
+            problems.append(f"the weight decay must be a number from 0 to {FLOAT32_MAX:.3g} (the largest "
+                            f"float32), not {_show(self.weight_decay)}")
+        if not (_number(self.momentum) and 0 <= self.momentum < 1):
+            problems.append(f"the momentum must be in [0, 1), not {_show(self.momentum)}")
+        if not (_number(self.validation_fraction) and 0 <= self.validation_fraction < 1):
+            problems.append(f"the validation fraction must be in [0, 1), not {_show(self.validation_fraction)}")
+        patience = self.early_stopping_patience
+        if patience is not None and not (_whole(patience) and 1 <= patience <= MAX_EPOCHS):
+            problems.append(f"the early-stopping patience must be a whole number from 1 to {MAX_EPOCHS:,} "
+                            f"(or off), not {_show(patience)}")
+        if not (_whole(self.seed) and 0 <= self.seed <= MAX_SEED):
+            problems.append(f"the seed must be a whole number from 0 to {MAX_SEED:,}, not {_show(self.seed)}")
+        if self.device not in DEVICES and not (isinstance(self.device, str) and self.device.startswith("cuda:")):
+            problems.append(f"the device must be one of {', '.join(DEVICES)}, not {_show(self.device)}")
+        return problems
+
+
+def _whole(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _show(value) -> str:
+    """A value in a message: never floods it (an int of 5,000 digits, a long string)."""
+    if isinstance(value, float):
+        return f"{value:g}"
+    if _whole(value) and abs(value) >= 10**15:
+        return f"{'-' if value < 0 else ''}a number of {len(str(abs(value))) if abs(value) < 10**4000 else 'over 4,000'} digits"
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 @dataclass(frozen=True)
@@ -87,6 +146,17 @@ class TrainResult:
     # What went wrong, for code that reacts differently (the CLI's exit status, the window
     # pointing at the Input block); None unless status is "failed". One of FAILURES.
     failure: str | None = None
+
+
+def best_epoch(history: Sequence[EpochMetrics]) -> int | None:
+    """The one best-epoch rule: lowest validation loss (the training loss when there is no
+    validation set), the earliest of equals. The trainer keeps (with early stopping) and
+    marks this epoch; the curves draw it; the diagnosis reads from it."""
+    if not history:
+        return None
+    if history[-1].validation_loss is not None:
+        return min(history, key=lambda metrics: metrics.validation_loss).epoch
+    return min(history, key=lambda metrics: metrics.train_loss).epoch
 
 
 #: TrainResult.failure values. The first five are the person's to fix before training.

@@ -10,15 +10,15 @@ means a crash in native code, or the system killing the trainer for memory, ends
 with a message instead of taking the window and the unsaved design with it.
 
 The process is started with multiprocessing's "spawn" method (forking a process that runs
-Qt's threads is unsafe), imports torch once and then serves runs one after another: one
-idle process is kept for the next run (``acquire``/``release``), so only the first run of
-a session waits for it to start. A run is one request, ``(design document, TrainConfig,
-torch threads)``; the process answers with ``(kind, args)`` messages mirroring
-``designer.training.session.Reporter`` and ends with ``("finished", (outcome, weights,
-normalisation))``, the weights as numpy arrays. Stop and abort are multiprocessing events
-the trainer polls before every batch.
+Qt's threads is unsafe), imports torch once and then serves queues of runs one after
+another: one idle process is kept for the next queue (``acquire``/``release``), so only the
+first run of a session waits for it to start. A queue is a list of ``RunRequest`` (the
+dock's one run, the side-by-side pair, a sweep's variants); the process trains them in
+order and sends every event of ``designer.training.run.events`` back as it is, each run
+ending with its ``RunEnded`` (weights as numpy arrays). Each run has its own stop flag in
+shared memory, which the trainer reads before every batch; one more flag aborts the queue.
 
-No Qt here; the window's ``TrainingWorker`` relays the messages as signals.
+This is the ``Local()`` launch's engine (``designer.training.run.local``); no Qt here.
 """
 
 from __future__ import annotations
@@ -31,10 +31,8 @@ import signal
 import threading
 import time
 
-from designer.core import Graph, to_document
-from designer.core.fileformat import parse_document
-from designer.training.records import TrainConfig
-from designer.training.session import Reporter, internal_failure, run_session
+from designer.training.run.events import RunEnded, RunEvent
+from designer.training.run.result import internal_failure
 
 log = logging.getLogger(__name__)
 
@@ -42,79 +40,80 @@ _CONTEXT = multiprocessing.get_context("spawn")
 #: how long an aborted run (the window is closing) may take to wind down before it is killed
 ABORT_GRACE_SECONDS = 3.0
 POLL_SECONDS = 0.1
+#: runs one queue may hold; the launch sends longer lists in parts
+MAX_QUEUE = 256
+_ABORT = MAX_QUEUE  # the flag after the runs' own
 
 
 class TrainingProcessDied(Exception):
-    """The training process ended without finishing its run; the message says how, for a person."""
+    """The training process ended without finishing its runs; the message says how, for a person."""
+
+    def __init__(self, message: str, run_id: str | None = None) -> None:
+        super().__init__(message)
+        self.run_id = run_id  # the run it was training (or about to), if any
 
 
-class _PipeReporter(Reporter):
-    """Sends the reports to the window; when the window has gone, stops the run instead."""
+class _Flag:
+    """One byte of the shared flags, as the event-like object the trainer polls."""
 
-    def __init__(self, connection, stop, abort) -> None:
+    def __init__(self, flags, index: int) -> None:
+        self._flags = flags
+        self._index = index
+
+    def is_set(self) -> bool:
+        return bool(self._flags[self._index]) or bool(self._flags[_ABORT])
+
+    def set(self) -> None:
+        self._flags[self._index] = 1
+
+
+class _PipeEmitter:
+    """Sends the events to the window; when the window has gone, aborts the queue instead."""
+
+    def __init__(self, connection, flags) -> None:
         self._connection = connection
-        self._stop = stop
-        self._abort = abort
+        self._flags = flags
 
-    def _send(self, kind: str, *arguments) -> None:
+    def __call__(self, event: RunEvent) -> None:
         try:
-            self._connection.send((kind, arguments))
+            self._connection.send(event)
         except (OSError, ValueError):
-            self._abort.set()  # nobody is listening any more: end quietly, keep nothing
-            self._stop.set()
-
-    def status(self, text: str) -> None:
-        self._send("status", text)
-
-    def download(self, done: int, total: int) -> None:
-        self._send("download", done, total)
-
-    def run_started(self, info) -> None:
-        self._send("run_started", info)
-
-    def batches(self, points) -> None:
-        self._send("batches", points)
-
-    def epoch(self, metrics) -> None:
-        self._send("epoch", metrics)
+            self._flags[_ABORT] = 1  # nobody is listening any more: end quietly, keep nothing
 
 
-def _serve(connection, stop, abort) -> None:
-    """The training process's main loop: one run per request until told to end (None) or orphaned."""
+def _serve(connection, flags) -> None:
+    """The training process's main loop: one queue per message until told to end (None) or orphaned."""
     # Ctrl+C in the terminal reaches the whole process group; the window decides what happens.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    import torch  # noqa: F401 - every run needs it; load it while the window sends the first request
+    import torch  # noqa: F401 - every run needs it; load it while the window sends the first queue
+
+    from designer.training.run.result import ended_without_training
+    from designer.training.session import run_session
 
     # Modules, classes and functions live as long as the process: keep them out of the
     # collector's full passes (each one walks every tracked object).
     gc.freeze()
-    datasets: dict[tuple[str, str | None], object] = {}  # the last dataset used, kept for the next run
+    emit = _PipeEmitter(connection, flags)
     while True:
         try:
-            request = connection.recv()
+            message = connection.recv()
         except (EOFError, OSError):
             return  # the window's process has gone
-        if request is None:
+        if message is None:
             return
-        document, config, torch_threads = request
-        try:
-            key = (config.dataset, config.data_folder)
-            result = run_session(parse_document(document), config, _PipeReporter(connection, stop, abort), stop=stop,
-                                 abort=abort, torch_threads=torch_threads, dataset=datasets.get(key))
-            if result.dataset is not None:
-                datasets = {key: result.dataset}
-            weights = None
-            if result.module is not None:
-                weights = {name: tensor.detach().cpu().numpy()
-                           for name, tensor in result.module.state_dict().items()}
-            message = ("finished", (result.outcome, weights, result.normalisation))
-        except Exception as error:  # noqa: BLE001 - the window must always hear how a run ended
-            log.exception("training failed unexpectedly")
-            message = ("finished", (internal_failure(error), None, None))
-        try:
-            connection.send(message)
-        except (OSError, ValueError):
-            return
+        requests, torch_threads = message
+        for index, request in enumerate(requests):
+            stop = _Flag(flags, index)
+            if stop.is_set():
+                result = ended_without_training(request.run_id, "stopped before it began", None, status="stopped")
+            else:
+                try:
+                    result = run_session(request, emit, stop=stop, abort=_Flag(flags, _ABORT),
+                                         torch_threads=torch_threads).portable()
+                except Exception as error:  # noqa: BLE001 - the window must always hear how a run ended
+                    log.exception("training failed unexpectedly")
+                    result = internal_failure(request.run_id, error)
+            emit(RunEnded(request.run_id, result))
 
 
 def _exit_description(exit_code: int | None) -> str:
@@ -132,17 +131,17 @@ def _exit_description(exit_code: int | None) -> str:
 
 
 class TrainingProcess:
-    """One child process that trains; ``run`` one design at a time."""
+    """One child process that trains; one queue of runs at a time (``start_runs`` then ``events``)."""
 
     def __init__(self) -> None:
-        self._stop = _CONTEXT.Event()
-        self._abort = _CONTEXT.Event()
+        self._flags = _CONTEXT.Array("b", MAX_QUEUE + 1, lock=False)
         self._connection, child_end = _CONTEXT.Pipe()
-        self._process = _CONTEXT.Process(target=_serve, args=(child_end, self._stop, self._abort),
+        self._process = _CONTEXT.Process(target=_serve, args=(child_end, self._flags),
                                          name="network-designer-training", daemon=True)
         self._process.start()
         child_end.close()
-        self._in_run = False
+        self._slots: dict[str, int] = {}  # run id → its stop flag, for the queue in progress
+        self._pending: list[str] = []  # run ids not yet ended, in order
         self._closed = False
 
     @property
@@ -155,60 +154,76 @@ class TrainingProcess:
 
     @property
     def reusable(self) -> bool:
-        """Alive and between runs (a run abandoned half-way leaves it unusable)."""
-        return self.alive and not self._in_run
+        """Alive and between queues (a queue abandoned half-way leaves it unusable)."""
+        return self.alive and not self._pending
 
     # ------------------------------------------------------------------ control (any thread)
 
-    def request_stop(self) -> None:
-        self._stop.set()
+    def stop_run(self, run_id: str | None = None) -> None:
+        """Stop one run of the queue (before its next batch, or before it begins), or all of them."""
+        slots = self._slots.values() if run_id is None else [self._slots.get(run_id)]
+        for slot in slots:
+            if slot is not None:
+                self._flags[slot] = 1
 
     def abort(self) -> None:
-        self._abort.set()
-        self._stop.set()
+        self._flags[_ABORT] = 1
 
-    # ------------------------------------------------------------------ a run (one thread)
+    @property
+    def aborting(self) -> bool:
+        return bool(self._flags[_ABORT])
 
-    def start_run(self, graph: Graph, config: TrainConfig, torch_threads: int | None = None) -> None:
-        if self._in_run:
-            raise RuntimeError("this training process is already running a design")
-        self._stop.clear()
-        self._abort.clear()
-        self._in_run = True
+    # ------------------------------------------------------------------ a queue (one thread)
+
+    def start_runs(self, requests, torch_threads: int | None = None, stopped=None) -> None:
+        """Send a queue; ``stopped(run_id)`` says which runs were stopped before it was sent."""
+        if self._pending:
+            raise RuntimeError("this training process is already running a queue")
+        if not 0 < len(requests) <= MAX_QUEUE:
+            raise ValueError(f"a queue holds 1 to {MAX_QUEUE} runs, not {len(requests)}")
+        for index in range(MAX_QUEUE + 1):
+            self._flags[index] = 0
+        self._slots = {request.run_id: index for index, request in enumerate(requests)}
+        self._pending = [request.run_id for request in requests]
+        for request in requests:
+            if stopped is not None and stopped(request.run_id):
+                self._flags[self._slots[request.run_id]] = 1
         try:
-            self._connection.send((to_document(graph), config, torch_threads))
+            self._connection.send((list(requests), torch_threads))
         except (OSError, ValueError) as error:
-            raise TrainingProcessDied(f"the training process {_exit_description(self._exit_code())}") from error
+            raise TrainingProcessDied(f"the training process {_exit_description(self._exit_code())}",
+                                      self._pending[0]) from error
 
-    def messages(self):
-        """The run's messages, ``(kind, args)``, up to and including ``("finished", …)``.
+    def events(self):
+        """The queue's events as they come, up to and including the last run's ``RunEnded``.
 
-        Raises ``TrainingProcessDied`` when the process ends without finishing (it is
-        killed after ``ABORT_GRACE_SECONDS`` when an abort is not honoured in time).
+        Raises ``TrainingProcessDied`` (naming the run it was on) when the process ends before
+        that; it is killed after ``ABORT_GRACE_SECONDS`` when an abort is not honoured in time.
         """
         aborted_at = None
-        while True:
+        while self._pending:
             try:
-                ready = self._connection.poll(POLL_SECONDS)
-                message = self._connection.recv() if ready else None
+                event = self._connection.recv() if self._connection.poll(POLL_SECONDS) else None
             except (EOFError, OSError):
-                raise TrainingProcessDied(f"the training process {_exit_description(self._exit_code())}") from None
-            if message is not None:
-                finished = message[0] == "finished"
-                if finished:
-                    self._in_run = False
-                yield message
-                if finished:
-                    return
+                raise self._died() from None
+            if event is not None:
+                if isinstance(event, RunEnded) and event.run_id in self._pending:
+                    self._pending.remove(event.run_id)
+                yield event
                 continue
             if not self._process.is_alive():
-                raise TrainingProcessDied(f"the training process {_exit_description(self._exit_code())}")
-            if self._abort.is_set():
+                raise self._died()
+            if self.aborting:
                 aborted_at = aborted_at or time.monotonic()
                 if time.monotonic() - aborted_at > ABORT_GRACE_SECONDS:
                     log.warning("the training process did not stop within %.0f s; killing it", ABORT_GRACE_SECONDS)
                     self.kill()
-                    raise TrainingProcessDied("the training process did not stop in time and was ended")
+                    raise TrainingProcessDied("the training process did not stop in time and was ended",
+                                              self._pending[0])
+
+    def _died(self) -> TrainingProcessDied:
+        return TrainingProcessDied(f"the training process {_exit_description(self._exit_code())}",
+                                   self._pending[0] if self._pending else None)
 
     def _exit_code(self) -> int | None:
         self._process.join(1.0)
@@ -244,7 +259,7 @@ _idle_lock = threading.Lock()
 
 
 def acquire() -> TrainingProcess:
-    """A training process ready for a run: the idle one if there is one, else a new one."""
+    """A training process ready for a queue: the idle one if there is one, else a new one."""
     with _idle_lock:
         while _idle:
             process = _idle.pop()
@@ -255,7 +270,7 @@ def acquire() -> TrainingProcess:
 
 
 def release(process: TrainingProcess) -> None:
-    """Give a process back after its run: kept for the next run if it is healthy and none is kept yet."""
+    """Give a process back after its queue: kept for the next one if it is healthy and none is kept yet."""
     with _idle_lock:
         if process.reusable and not _idle:
             _idle.append(process)
@@ -274,5 +289,5 @@ def shutdown_idle(timeout: float = 2.0) -> None:
 
 atexit.register(shutdown_idle)
 
-__all__ = ["ABORT_GRACE_SECONDS", "TrainingProcess", "TrainingProcessDied", "acquire", "release",
+__all__ = ["ABORT_GRACE_SECONDS", "MAX_QUEUE", "TrainingProcess", "TrainingProcessDied", "acquire", "release",
            "shutdown_idle"]

@@ -4,6 +4,9 @@ A Trainer runs once. ``run()`` returns a TrainResult for every problem a person 
 (a design that cannot be built, a dataset that is missing, a shape that does not fit, a
 loss that blows up, no memory left) and delivers the same result to ``on_finished``;
 ``request_stop()`` may be called from any thread and is honoured before the next batch.
+
+Everything outside this package trains through the run path (``designer.training.run``),
+which builds the Trainer where the run happens; nothing else constructs one.
 """
 
 from __future__ import annotations
@@ -20,19 +23,20 @@ import torch
 from torch import nn
 from torch.nn import functional
 
-from designer.core import Graph, format_shape
+from designer.core import Graph
 from designer.data import Dataset, DatasetError, DownloadCancelled, dataset_info, load_dataset
 from designer.nn import BuildError, build_module
 from designer.training.evaluation import DEFAULT_EVALUATION_BATCH, Evaluation, Normalisation, evaluate
+from designer.training.fit import check_fit
 from designer.training.records import (
     DEVICES,
-    OPTIMIZERS,
     BatchMetrics,
     EpochMetrics,
     RunInfo,
     TrainConfig,
     TrainingCallback,
     TrainResult,
+    best_epoch,
 )
 
 log = logging.getLogger(__name__)
@@ -81,32 +85,7 @@ def resolve_device(name: str) -> torch.device:
 
 
 def check_config(config: TrainConfig) -> None:
-    try:
-        _check_config(config)
-    except (TypeError, ValueError) as error:
-        raise _Failure("config", f"a training setting has the wrong type ({error})") from None
-
-
-def _check_config(config: TrainConfig) -> None:
-    problems = []
-    if config.optimizer not in OPTIMIZERS:
-        problems.append(f"the optimizer must be one of {', '.join(OPTIMIZERS)}, not {config.optimizer!r}")
-    if not (isinstance(config.epochs, int) and config.epochs >= 1):
-        problems.append(f"epochs must be a whole number ≥ 1, not {config.epochs!r}")
-    if not (isinstance(config.batch_size, int) and config.batch_size >= 1):
-        problems.append(f"the batch size must be a whole number ≥ 1, not {config.batch_size!r}")
-    if not (math.isfinite(config.learning_rate) and config.learning_rate > 0):
-        problems.append(f"the learning rate must be a positive number, not {config.learning_rate!r}")
-    if not (math.isfinite(config.weight_decay) and config.weight_decay >= 0):
-        problems.append(f"the weight decay must be ≥ 0, not {config.weight_decay!r}")
-    if not (math.isfinite(config.momentum) and 0 <= config.momentum < 1):
-        problems.append(f"the momentum must be in [0, 1), not {config.momentum!r}")
-    if not (0 <= config.validation_fraction < 1):
-        problems.append(f"the validation fraction must be in [0, 1), not {config.validation_fraction!r}")
-    if config.early_stopping_patience is not None and not (
-            isinstance(config.early_stopping_patience, int) and config.early_stopping_patience >= 1):
-        problems.append(f"the early-stopping patience must be a whole number ≥ 1 (or off), "
-                        f"not {config.early_stopping_patience!r}")
+    problems = config.problems()
     if problems:
         raise _Failure("config", "; ".join(problems))
 
@@ -133,23 +112,11 @@ def _dataset_label(name: str) -> str:
         return name
 
 
-def _shape_text(shape) -> str:
-    return format_shape(tuple(shape))
-
-
-def check_shapes(module_input, module_output, dataset_shape, num_classes: int, label: str) -> None:
-    """Refuse a network whose Input or output does not fit the dataset, saying both shapes."""
-    dataset_shape = tuple(int(size) for size in dataset_shape)
-    if tuple(module_input) != dataset_shape:
-        wanted = _shape_text(dataset_shape)
-        raise _Failure("input-shape",
-                       f"the Input block is {_shape_text(module_input)} but {label} images are {wanted}; "
-                       f"set the Input to {wanted} or use 'adapt input to dataset'")
-    if tuple(module_output) != (num_classes,):
-        raise _Failure("output-shape",
-                       f"the network outputs {_shape_text(module_output)} but {label} has {num_classes} "
-                       f"classes, so it must output {num_classes} class scores; end it with an FC block "
-                       f"with {num_classes} outputs (or a {num_classes}-channel convolution and GAP)")
+def check_shapes(graph: Graph, dataset_shape, num_classes: int, label: str) -> None:
+    """Refuse a network whose Input or output does not fit the dataset (``designer.training.fit``)."""
+    check = check_fit(graph, dataset_shape, num_classes, label)
+    if not check.fits:
+        raise _Failure(check.failure, check.message)
 
 
 def _out_of_memory(error: BaseException) -> bool:
@@ -207,12 +174,14 @@ class Trainer:
     """
 
     def __init__(self, graph: Graph, config: TrainConfig, callbacks=(), dataset: Dataset | None = None, *,
-                 download_progress=None, stop_event=None) -> None:
+                 download_progress=None, stop_event=None, abort_event=None, test_after_stop: bool = False) -> None:
         """``dataset``: data already in memory; otherwise ``config.dataset`` is loaded (from
         ``config.data_folder``, the cache, or a download reported to ``download_progress(done, total)``).
         ``stop_event``: an object with ``set()`` and ``is_set()`` shared with whoever may stop the
         run (a ``multiprocessing.Event`` when that is another process); a private
-        ``threading.Event`` by default.
+        ``threading.Event`` by default. ``test_after_stop``: after a stop request, still evaluate
+        the test set (the person wants to see how far the network got) unless ``abort_event``
+        is set (the window is closing), which also ends that evaluation.
         """
         self.graph = graph
         self.download_progress = download_progress
@@ -226,6 +195,8 @@ class Trainer:
         self.result: TrainResult | None = None
         self.error: BaseException | None = None  # the exception behind an "internal" failure
         self._stop = stop_event if stop_event is not None else threading.Event()
+        self._abort = abort_event if abort_event is not None else threading.Event()
+        self.test_after_stop = test_after_stop
         self._started = False
         self._history: list[EpochMetrics] = []
         self._best_epoch: int | None = None
@@ -258,9 +229,12 @@ class Trainer:
         except _StopRequested as stop:
             completed = len(self._history)
             restored = self._restore_best(mid_epoch=True)
+            test = self._evaluate_after_stop() if completed else None
+            tail = (f"test accuracy {test.accuracy:.2%} (evaluated after stopping)" if test is not None
+                    else "the test set was not evaluated")
             result = self._result(
                 "stopped", f"stopped on request at {stop.where}; {completed} epoch{'s' if completed != 1 else ''} "
-                           f"completed{restored}; the test set was not evaluated", started)
+                           f"completed{restored}; {tail}", started, test=test)
         except Exception as error:  # noqa: BLE001 - the window must always hear how a run ended
             if _out_of_memory(error):
                 result = self._result(
@@ -302,8 +276,7 @@ class Trainer:
                     info = dataset_info(config.dataset)
                 except DatasetError as error:
                     raise _Failure("dataset", str(error)) from None
-                check_shapes(module.input_shape, module.output_shape, info.input_shape,
-                             info.num_classes, info.label)
+                check_shapes(self.graph, info.input_shape, info.num_classes, info.label)
                 try:
                     self.dataset = load_dataset(config.dataset, config.data_folder, download=config.download,
                                                 progress=self.download_progress, should_cancel=self._stop.is_set)
@@ -312,8 +285,7 @@ class Trainer:
                 except DatasetError as error:
                     raise _Failure("dataset", str(error)) from None
             dataset = self.dataset
-            check_shapes(module.input_shape, module.output_shape, dataset.input_shape,
-                         dataset.num_classes, _dataset_label(dataset.name))
+            check_shapes(self.graph, dataset.input_shape, dataset.num_classes, _dataset_label(dataset.name))
             return self._train(module, dataset, device, started)
 
     def _train(self, module: nn.Module, dataset: Dataset, device: torch.device, started: float) -> TrainResult:
@@ -435,7 +407,7 @@ class Trainer:
                 learning_rate=float(optimizer.param_groups[0]["lr"]))
             self._history.append(metrics)
             monitored = validation.loss if validation else train_loss
-            if monitored < self._best_loss:
+            if best_epoch(self._history) == epoch:
                 self._best_loss = monitored
                 self._best_epoch = epoch
                 epochs_without_improvement = 0
@@ -482,6 +454,14 @@ class Trainer:
         epochs = len(self._history)
         return self._result("finished", f"finished {epochs} epoch{'s' if epochs != 1 else ''}{restored}; "
                                         f"{summary}", started, test=test)
+
+    def _evaluate_after_stop(self) -> Evaluation | None:
+        if not self.test_after_stop or self._abort.is_set() or self.module is None or self.dataset is None:
+            return None
+        return evaluate(self.module, self.dataset.test_images, self.dataset.test_labels,
+                        normalisation=self.normalisation, num_classes=self.dataset.num_classes,
+                        batch_size=max(DEFAULT_EVALUATION_BATCH, self.config.batch_size), device=self.device,
+                        should_stop=self._abort.is_set)
 
     def evaluate_test(self) -> Evaluation:
         """Test-set loss, accuracy and confusion matrix of the model as it is now.

@@ -7,8 +7,6 @@ On ``analysis_changed`` only the items whose label or report changed repaint.
 
 from __future__ import annotations
 
-import json
-
 import shiboken6
 
 from PySide6.QtCore import QMimeData, QPointF, QRectF, Qt, QTimer, Signal, Slot
@@ -24,17 +22,20 @@ from designer.core import (
     Edge,
     EdgeAdded,
     EdgeRemoved,
+    Graph,
     GraphReset,
+    dumps,
+    loads,
     summary_label,
 )
 from designer.ui.canvas_items import BlockItem, PortItem, WireItem, wire_path
-from designer.ui.document import DesignDocument, DesignLockedError
+from designer.ui.document import DesignDocument
 from designer.ui.layout import BLOCK_HEIGHT, BLOCK_WIDTH, auto_layout
 from designer.ui.style import HIGHLIGHT_COLOUR, current_theme, theme_notifier
 
 #: what the palette drags: the block type id as UTF-8
 BLOCK_MIME_TYPE = "application/x-network-designer-block"
-#: what Copy puts on the clipboard: JSON {"blocks": [...], "edges": [...]}
+#: what Copy puts on the clipboard: the copied blocks and their wires as an architecture file
 CLIPBOARD_MIME_TYPE = "application/x-network-designer-blocks+json"
 
 PASTE_OFFSET = 40.0
@@ -244,9 +245,7 @@ class CanvasView(QGraphicsView):
         """Run a document edit; a refusal becomes a status-bar message instead of an exception."""
         try:
             return action(*arguments)
-        except DesignLockedError as error:
-            self.message.emit(str(error))
-        except DesignerError as error:
+        except DesignerError as error:  # a refused edit, or the design is locked while training
             self.message.emit(str(error))
         return None
 
@@ -277,7 +276,7 @@ class CanvasView(QGraphicsView):
         """
         try:
             return self.document.connect_blocks(source, target, port)
-        except (DesignerError, DesignLockedError) as error:
+        except DesignerError as error:
             self.message.emit(f"Cannot wire {source} → {target}: {error}")
             self.flash_block(target)
             return None
@@ -299,26 +298,24 @@ class CanvasView(QGraphicsView):
                 for edge in edges:
                     self.document.disconnect(edge)
                 self.document.remove_blocks(block_ids)
-        except (DesignerError, DesignLockedError) as error:
+        except DesignerError as error:
             self.message.emit(str(error))
 
     def copy_selection(self) -> bool:
+        """Put the selected blocks and the wires between them on the clipboard, as an architecture file."""
         block_ids = self.selected_block_ids()
         if not block_ids:
             return False
         chosen = set(block_ids)
         graph = self.document.graph
-        payload = {
-            "blocks": [
-                {"id": block.id, "type": block.type_id, "params": dict(block.params), "pos": list(block.position)}
-                for block in graph if block.id in chosen
-            ],
-            "edges": [
-                {"from": edge.source, "to": edge.target, "port": edge.port}
-                for edge in graph.edges if edge.source in chosen and edge.target in chosen
-            ],
-        }
-        text = json.dumps(payload)
+        selection = Graph(graph.name)
+        for block in graph:
+            if block.id in chosen:
+                selection.add_block(block.type_id, dict(block.params), block.position, block.id)
+        for edge in graph.edges:
+            if edge.source in chosen and edge.target in chosen:
+                selection.connect(edge.source, edge.target, edge.port)
+        text = dumps(selection)
         mime = QMimeData()
         mime.setData(CLIPBOARD_MIME_TYPE, text.encode("utf-8"))
         mime.setText(text)
@@ -336,24 +333,23 @@ class CanvasView(QGraphicsView):
         if mime is None or not mime.hasFormat(CLIPBOARD_MIME_TYPE):
             return []
         try:
-            payload = json.loads(bytes(mime.data(CLIPBOARD_MIME_TYPE)).decode("utf-8"))
-            blocks, edges = payload["blocks"], payload["edges"]
-        except (ValueError, KeyError, TypeError):
+            # The file format's reader checks types, parameters and wires before anything is added.
+            copied = loads(bytes(mime.data(CLIPBOARD_MIME_TYPE)))
+        except DesignerError:
             self.message.emit("the clipboard does not hold blocks this program can paste")
             return []
         self._paste_count += 1
         offset = PASTE_OFFSET * self._paste_count
         new_ids: dict[str, str] = {}
         try:
-            with self.document.macro(f"Paste {len(blocks)} block{'s' if len(blocks) != 1 else ''}"):
-                for record in blocks:
-                    x, y = record["pos"]
-                    new_ids[record["id"]] = self.document.add_block(
-                        record["type"], record["params"], (x + offset, y + offset)
-                    )
-                for record in edges:
-                    self.document.connect_blocks(new_ids[record["from"]], new_ids[record["to"]], record.get("port"))
-        except (DesignerError, DesignLockedError, KeyError, TypeError, ValueError) as error:
+            with self.document.macro(f"Paste {len(copied)} block{'s' if len(copied) != 1 else ''}"):
+                for block in copied:
+                    x, y = block.position
+                    new_ids[block.id] = self.document.add_block(block.type_id, dict(block.params),
+                                                                (x + offset, y + offset))
+                for edge in copied.edges:
+                    self.document.connect_blocks(new_ids[edge.source], new_ids[edge.target], edge.port)
+        except DesignerError as error:
             # The macro is already on the stack; take the partial paste back out.
             if new_ids and self.document.undo_stack.canUndo():
                 self.document.undo_stack.undo()

@@ -13,7 +13,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 
-from designer.core import Analysis, Edge, Graph, GraphReset, analyze
+from designer.core import Analysis, DesignLockedError, Edge, Graph, GraphReset, analyze
 from designer.core.graph import STRUCTURAL_EVENTS
 from designer.core.paths import TEMPLATES
 from designer.ui import commands
@@ -31,9 +31,6 @@ def is_shipped_template(path: Path | str | None) -> bool:
     except OSError:
         return False
 
-
-class DesignLockedError(Exception):
-    """An edit was attempted while training runs on the design."""
 
 
 class DesignDocument(QObject):
@@ -205,3 +202,6 @@ class DesignDocument(QObject):
 
     def _on_undo_clean_changed(self, clean: bool) -> None:
         self.title_changed.emit()
+
+
+__all__ = ["DesignDocument", "DesignLockedError", "UNTITLED", "is_shipped_template"]

@@ -113,11 +113,11 @@ class MainWindow(QMainWindow):
         self.document.title_changed.connect(self._on_document_title_changed)
         self.document.locked_changed.connect(self._on_document_locked_changed)
 
-        from designer.ui.training_panel import install_training  # training dock + menu (issue 5)
-        install_training(self)
+        from designer.ui.training_menu import install_training  # the Training dock and menu
+        self.training_panel = install_training(self)
 
-        from designer.ui.lab import install_lab  # FC lab menu (issue 6); loads torch only on first use
-        install_lab(self)
+        from designer.ui.lab import install_lab  # FC lab menu; loads torch only on first use
+        self.fc_lab = install_lab(self, self.training_panel)
 
         self.resize(1400, 900)
         # Sensible first sizes: the canvas gets the room, the panels what they need.

@@ -58,11 +58,20 @@ def category_icon(category: str, size: int = 12) -> QIcon:
     return QIcon(pixmap)
 
 
+def _squeezed(text: str) -> str:
+    """Letters and digits only, case-folded: "nn.Linear", "fully_connected" and "fullyConnected" meet."""
+    return "".join(character for character in text.casefold() if character.isalnum())
+
+
 def _matches(block: BlockType, needle: str) -> bool:
+    """The filter: label, type id, description, or one of the catalogue's aliases (PyTorch, Keras, MATLAB names)."""
     if not needle:
         return True
-    haystack = f"{block.label}\n{block.id}\n{block.description}".casefold()
-    return needle in haystack
+    haystack = "\n".join((block.label, block.id, block.description, *block.aliases)).casefold()
+    if needle in haystack:
+        return True
+    squeezed = _squeezed(needle)
+    return bool(squeezed) and any(squeezed in _squeezed(name) for name in (block.label, block.id, *block.aliases))
 
 
 class BlockTree(QTreeWidget):
@@ -118,7 +127,8 @@ class PalettePanel(QWidget):
         self.filter_edit = QLineEdit(self)
         self.filter_edit.setPlaceholderText("Filter blocks…")
         self.filter_edit.setClearButtonEnabled(True)
-        self.filter_edit.setToolTip("Type part of a block's name or description; Enter adds the first match")
+        self.filter_edit.setToolTip("Type part of a block's name or description, or what PyTorch, Keras or MATLAB "
+                                    "call it (Linear, Dense, AdaptiveAvgPool2d…); Enter adds the first match")
         self.tree = BlockTree(self)
         self.tree.setToolTip("")
 

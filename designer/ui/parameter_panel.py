@@ -159,9 +159,6 @@ class BlockTableModel(QAbstractTableModel):
                 return row
         return -1
 
-    def row_text(self, row: int) -> tuple[str, ...]:
-        return self._rows[row].cells
-
     def longest_texts(self, column: int) -> list[str]:
         """The longest cell texts of ``column`` (by characters; each is then measured).
 
@@ -371,10 +368,6 @@ class ParameterPanel(QWidget):
         if not analysis.total_params:
             return "No parameters yet: add a Conv or FC block"
         return analysis.headline()
-
-    def set_orientation(self, orientation: Qt.Orientation) -> None:
-        """Table beside the chart (a bottom dock) or above it (a side dock)."""
-        self.splitter.setOrientation(orientation)
 
     # ------------------------------------------------------------------ document signals
 

@@ -1,6 +1,6 @@
 """What a finished run leaves: test accuracy, confusion matrix, misclassified test images.
 
-Everything shown arrives as plain data (a RunOutcome of designer.ui.training_worker):
+Everything shown arrives as plain data (a RunOutcome of designer.training.run):
 lists of ints for the confusion matrix and numpy uint8 arrays for the images.
 """
 

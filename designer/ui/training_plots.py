@@ -175,7 +175,7 @@ class TrainingPlots(pg.GraphicsLayoutWidget):
         self.set_best_epoch(None)
 
     def add_batches(self, points) -> None:
-        """``points``: a BatchPoints (designer.ui.training_worker)."""
+        """``points``: a BatchPoints (designer.training.run.events)."""
         for quantity in ("loss", "accuracy"):
             self._extend(f"batch_{quantity}", points.x, getattr(points, quantity))
             self._extend(f"smoothed_{quantity}", points.x, getattr(points, f"smoothed_{quantity}"))

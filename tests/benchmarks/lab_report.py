@@ -27,19 +27,21 @@ def log(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-class _Progress:
-    def __init__(self, label):
-        self.label = label
+def _progress(label):
+    """The run's events as log lines."""
+    from designer.training.run import EpochDone, RunEnded, RunStarted
 
-    def on_train_start(self, info): log(f"  {self.label}: {info.train_samples} training images on {info.device}")
+    def show(event) -> None:
+        if isinstance(event, RunStarted):
+            log(f"  {label}: {event.info.train_samples} training images on {event.info.device}")
+        elif isinstance(event, EpochDone):
+            metrics = event.metrics
+            log(f"  {label}: epoch {metrics.epoch}: train acc {metrics.train_accuracy:.4f}, "
+                f"val acc {metrics.validation_accuracy:.4f}, {metrics.seconds:.0f} s")
+        elif isinstance(event, RunEnded):
+            log(f"  {label}: {event.result.result.message}")
 
-    def on_batch_end(self, metrics): pass
-
-    def on_epoch_end(self, metrics):
-        log(f"  {self.label}: epoch {metrics.epoch}: train acc {metrics.train_accuracy:.4f}, "
-            f"val acc {metrics.validation_accuracy:.4f}, {metrics.seconds:.0f} s")
-
-    def on_finished(self, result): log(f"  {self.label}: {result.message}")
+    return show
 
 
 def train_both(epochs: int, subset: int = 0, models: Path | None = None, reuse: bool = False):
@@ -49,7 +51,8 @@ def train_both(epochs: int, subset: int = 0, models: Path | None = None, reuse: 
     from designer.core.paths import TEMPLATES
     from designer.data import load_dataset
     from designer.training import TrainConfig
-    from designer.training.trainer import Trainer
+    from designer.training.datasets import DATASETS
+    from designer.training.run import Local, RunRequest, TrainedModel, run, trained_model
 
     started = time.perf_counter()
     dataset = load_dataset("fashion-mnist", download=False)
@@ -61,6 +64,7 @@ def train_both(epochs: int, subset: int = 0, models: Path | None = None, reuse: 
         dataset = Dataset(dataset.name, dataset.train_images[:subset], dataset.train_labels[:subset],
                           dataset.test_images[:subset], dataset.test_labels[:subset], dataset.class_names,
                           dataset.source)
+    DATASETS.put(dataset)  # the run path and the lab read it from the one cache
     config = TrainConfig(dataset="fashion-mnist", epochs=epochs, batch_size=128, optimizer="adam",
                          learning_rate=1e-3, validation_fraction=0.1, seed=0, device="cpu", download=False)
     trained = {}
@@ -69,46 +73,47 @@ def train_both(epochs: int, subset: int = 0, models: Path | None = None, reuse: 
         checkpoint = models / template.replace(".json", ".pt") if models is not None else None
         if reuse and checkpoint is not None and checkpoint.exists():
             # Screenshots again without training again: the weights and the record of that run.
-            from types import SimpleNamespace
-
             from designer.training.checkpoint import load_checkpoint
 
             graph, module, metadata = load_checkpoint(checkpoint)
-            trainer = SimpleNamespace(module=module, normalisation=metadata.normalisation)
             result, config = metadata.result, metadata.config
+            model = TrainedModel(key, graph, config, module, metadata.normalisation, tuple(metadata.class_names),
+                                 result, source=str(checkpoint))
             wall = result.seconds
             log(f"  {key}: loaded {checkpoint} (trained earlier in {wall:.0f} s)")
         else:
-            trainer = Trainer(graph, config, [_Progress(key)], dataset=dataset)
+            # In this process: the report measures training itself, not a training process's start-up.
+            request = RunRequest.of(graph, config, label=key, find_mistakes=False, launch=Local(own_process=False))
             wall = time.perf_counter()
-            result = trainer.run()
+            ended = run(request, _progress(key))
             wall = time.perf_counter() - wall
-            if checkpoint is not None:
+            result, model = ended.result, trained_model(request, ended)
+            if checkpoint is not None and model is not None:
                 from designer.training.checkpoint import save_checkpoint
 
                 models.mkdir(parents=True, exist_ok=True)
-                save_checkpoint(checkpoint, graph, trainer.module, config, result, trainer.normalisation,
+                save_checkpoint(checkpoint, graph, model.module, config, result, model.normalisation,
                                 dataset.class_names)
         if result.status != "finished":
             raise SystemExit(f"{key}: {result.message}")
-        torch_params = sum(parameter.numel() for parameter in trainer.module.parameters())
-        trained[key] = {"graph": graph, "template": template, "trainer": trainer, "result": result, "wall": wall,
+        torch_params = sum(parameter.numel() for parameter in model.module.parameters())
+        trained[key] = {"graph": graph, "template": template, "model": model, "result": result, "wall": wall,
                         "params": analyze(graph).total_params, "torch_params": torch_params}
     return dataset, config, trained, torch.get_num_threads()
 
 
 def probe(dataset, trained):
-    from designer.training.experiments import random_position_probe, shift_probe
+    from designer.lab.shift import random_position_probe, shift_probe
 
     for key, item in trained.items():
-        trainer = item["trainer"]
+        model = item["model"]
         wall = time.perf_counter()
-        item["shift_x"] = dict(shift_probe(trainer.module, dataset.test_images, dataset.test_labels, [-4, 0, 4], "x",
-                                           normalisation=trainer.normalisation))
-        item["shift_y"] = dict(shift_probe(trainer.module, dataset.test_images, dataset.test_labels, [-4, 4], "y",
-                                           normalisation=trainer.normalisation))
-        item["position"] = random_position_probe(trainer.module, dataset.test_images, dataset.test_labels, (40, 40),
-                                                 normalisation=trainer.normalisation)
+        item["shift_x"] = dict(shift_probe(model.module, dataset.test_images, dataset.test_labels, [-4, 0, 4], "x",
+                                           normalisation=model.normalisation))
+        item["shift_y"] = dict(shift_probe(model.module, dataset.test_images, dataset.test_labels, [-4, 4], "y",
+                                           normalisation=model.normalisation))
+        item["position"] = random_position_probe(model.module, dataset.test_images, dataset.test_labels, (40, 40),
+                                                 normalisation=model.normalisation)
         item["probe_wall"] = time.perf_counter() - wall
 
 
@@ -147,29 +152,25 @@ def screenshots(dataset, config, trained, folder: Path) -> None:
     apply_style(app)
     from designer.core import load_architecture
     from designer.core.paths import TEMPLATES
-    from designer.ui.lab import install_lab
-    from designer.ui.lab.models import LabModel, _datasets
-    from designer.ui.main_window import MainWindow
-    from designer.ui.training_panel import install_training
-    from designer.ui.training_worker import TrainedModel
+    from dataclasses import replace
 
-    _datasets[("fashion-mnist", None)] = dataset  # already in memory: the dialogs need not read it again
+    from designer.training.datasets import DATASETS
+    from designer.ui.main_window import MainWindow
+
+    DATASETS.put(dataset)  # already in memory: the dialogs need not read it again
     window = MainWindow(restore_layout=False)
-    if getattr(window, "training_panel", None) is None:
-        install_training(window)
-    lab = getattr(window, "fc_lab", None) or install_lab(window)
+    lab = window.fc_lab
     panel = window.training_panel
     window.resize(1500, 950)
     window.show()
     window.show_graph(load_architecture(TEMPLATES / "mnist-cnn.json"), None)
-    panel.set_dataset("fashion-mnist")
-    panel.epochs_spin.setValue(config.epochs)
-    panel.batch_size_spin.setValue(config.batch_size)
-    panel.device_combo.setCurrentIndex(panel.device_combo.findData("cpu"))
-    panel.allow_download = False
+    panel.settings.set_dataset("fashion-mnist")
+    panel.settings.epochs_spin.setValue(config.epochs)
+    panel.settings.batch_size_spin.setValue(config.batch_size)
+    panel.settings.set_device("cpu")
+    panel.settings.allow_download = False
     fc, gap = trained["FC head"], trained["GAP head"]
-    panel.trained = TrainedModel(fc["graph"].copy(), config, fc["trainer"].module.eval(), fc["trainer"].normalisation,
-                                 tuple(dataset.class_names), fc["result"])
+    panel.trained = fc["model"]
 
     def settle(dialog, timeout=1800):
         deadline = time.perf_counter() + timeout
@@ -206,9 +207,7 @@ def screenshots(dataset, config, trained, folder: Path) -> None:
     for label, item in zip(labels, (fc, gap)):
         for metrics in item["result"].history:
             dialog.add_epoch(label, metrics)
-    dialog.show_trained([{"label": label, "graph": item["graph"], "module": item["trainer"].module,
-                          "normalisation": item["trainer"].normalisation, "class_names": tuple(dataset.class_names),
-                          "result": item["result"]} for label, item in zip(labels, (fc, gap))], config)
+    dialog.show_trained([replace(item["model"], label=label) for label, item in zip(labels, (fc, gap))], config)
     lab.models.remove(labels[0])  # the training dock holds the FC-head model already
     for _ in range(5):
         app.processEvents()
@@ -226,7 +225,7 @@ def screenshots(dataset, config, trained, folder: Path) -> None:
     dialog.hide()
 
     # 4. Depth × width sweep (on the built-in MNIST sample, so it takes a minute, not an hour)
-    panel.set_dataset("mnist-sample")
+    panel.settings.set_dataset("mnist-sample")
     dialog = lab.open("sweep")
     dialog.set_settings(depths=(0, 1, 2), widths=(16, 64, 256), activation="ReLU", epochs=2)
     dialog.start_sweep()
@@ -234,7 +233,7 @@ def screenshots(dataset, config, trained, folder: Path) -> None:
     log(f"  sweep: {dialog.status_text()}")
     save(dialog, "lab-sweep.png")
     dialog.hide()
-    panel.set_dataset("fashion-mnist")
+    panel.settings.set_dataset("fashion-mnist")
 
     # 5. Which FC neurons fire
     dialog = lab.dialog("neurons")

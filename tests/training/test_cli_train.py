@@ -81,6 +81,20 @@ def test_bad_option_values_are_refused_by_the_parser(tmp_path):
     assert completed.returncode == 2 and "--epochs" in completed.stderr
 
 
+@pytest.mark.parametrize("option, value, words", [
+    ("--lr", "1e39", "the learning rate must be a positive number no larger than 3.4e+38"),
+    ("--weight-decay", "1e300", "the weight decay must be a number from 0 to 3.4e+38"),
+    ("--seed", "-1", "the seed must be a whole number from 0"),
+    ("--batch-size", "99999999", "the batch size must be a whole number from 1 to 1,048,576"),
+])
+def test_settings_torch_would_refuse_mid_run_are_refused_before_it_starts(tmp_path, option, value, words):
+    completed = run_main(LENET, option, value, "--output", tmp_path / "run")
+    assert completed.returncode == 2, completed.stderr
+    assert completed.stderr.startswith("error: ") and words in completed.stderr
+    assert len(completed.stderr.strip().splitlines()) == 1, "one line, no traceback"
+    assert "training on" not in completed.stdout and not (tmp_path / "run").exists()
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child is a POSIX thing")
 def test_ctrl_c_stops_after_the_current_batch_and_still_saves(tmp_path):
     output = tmp_path / "run"

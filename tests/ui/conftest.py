@@ -107,22 +107,22 @@ def make_panel(qtbot):
 
     panels = []
 
-    def make(graph: Graph | None = None, *, epochs=1, batch_size=500):
+    def make(graph: Graph | None = None, *, epochs=1, batch_size=500, confirm_discard_changes=None):
         document = DesignDocument(graph if graph is not None else load_architecture(TEMPLATES / "lenet5.json"))
-        panel = TrainingPanel(document)
+        panel = TrainingPanel(document, confirm_discard_changes=confirm_discard_changes)
         panel._test_document = document  # keep the document alive as long as the panel
         qtbot.addWidget(panel)
         panel.resize(1200, 500)
         panel.show()
-        panel.epochs_spin.setValue(epochs)
-        panel.batch_size_spin.setValue(batch_size)
-        panel.device_combo.setCurrentIndex(panel.device_combo.findData("cpu"))
+        panel.settings.epochs_spin.setValue(epochs)
+        panel.settings.batch_size_spin.setValue(batch_size)
+        panel.settings.set_device("cpu")
         panels.append(panel)
         return panel
 
     yield make
     for panel in panels:
-        assert panel.shutdown(5000), "the worker thread did not end"
+        assert panel.shutdown(5000), "the run's worker thread did not end"
 
 
 @pytest.fixture

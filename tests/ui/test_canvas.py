@@ -173,6 +173,30 @@ def test_copy_and_paste_duplicates_blocks_with_their_internal_wires(canvas, docu
     assert len(document.graph) == blocks_before
 
 
+def test_the_clipboard_holds_an_architecture_file_and_a_bad_one_is_refused(canvas, document):
+    from PySide6.QtCore import QMimeData
+    from PySide6.QtWidgets import QApplication
+
+    from designer.core import loads
+    from designer.ui.canvas import CLIPBOARD_MIME_TYPE
+
+    document.set_selection(["conv2", "tanh2"])
+    assert canvas.copy_selection()
+    copied = loads(QApplication.clipboard().mimeData().text())  # what a text editor gets is a design file
+    assert sorted(copied.blocks) == ["conv2", "tanh2"] and len(copied.edges) == 1
+
+    messages = []
+    canvas.message.connect(messages.append)
+    mime = QMimeData()
+    mime.setData(CLIPBOARD_MIME_TYPE, b'{"format": "network-designer/architecture", "version": 1, '
+                                      b'"blocks": [{"id": "a", "type": "Warp"}], "edges": []}')
+    QApplication.clipboard().setMimeData(mime)
+    before = len(document.graph)
+    assert canvas.paste() == []
+    assert len(document.graph) == before and document.undo_stack.count() == 0
+    assert messages == ["the clipboard does not hold blocks this program can paste"]
+
+
 def test_canvas_and_document_selection_follow_each_other(canvas, document):
     canvas.items_by_id["fc2"].setSelected(True)
     assert document.selection == ["fc2"]

@@ -7,9 +7,9 @@ file takes well under a minute once torch has loaded.
 from __future__ import annotations
 
 import csv
+import os
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -23,17 +23,12 @@ def lab_window(main_window, qtbot):
     """The main window with the training dock (1 epoch, CPU) and the FC lab menu installed."""
     from designer.ui.lab import install_lab
 
-    if getattr(main_window, "training_panel", None) is None:
-        from designer.ui.training_panel import install_training
-
-        install_training(main_window)
     panel = main_window.training_panel
-    panel.epochs_spin.setValue(1)
-    panel.batch_size_spin.setValue(500)
-    panel.device_combo.setCurrentIndex(panel.device_combo.findData("cpu"))
-    panel.set_dataset("mnist-sample")
-    if getattr(main_window, "fc_lab", None) is None:
-        install_lab(main_window)
+    panel.settings.epochs_spin.setValue(1)
+    panel.settings.batch_size_spin.setValue(500)
+    panel.settings.set_device("cpu")
+    panel.settings.set_dataset("mnist-sample")
+    assert install_lab(main_window) is main_window.fc_lab
     yield main_window
     assert main_window.fc_lab.shutdown(), "a lab task did not end"
     assert panel.shutdown(5000)
@@ -148,7 +143,7 @@ def test_gap_side_by_side_run_can_be_cancelled(lab_window, qtbot):
     window.named_actions["lab_gap"].trigger()
     dialog = window.fc_lab.dialogs["gap"]
     wait_idle(qtbot, dialog)
-    window.training_panel.epochs_spin.setValue(50)
+    window.training_panel.settings.epochs_spin.setValue(50)
     assert dialog.start_side_by_side()
     assert dialog.cancel_button.isEnabled()
     qtbot.wait(300)
@@ -197,21 +192,56 @@ def test_sweep_can_be_cancelled_and_keeps_finished_runs(lab_window, qtbot):
     window.named_actions["lab_sweep"].trigger()
     dialog = window.fc_lab.dialogs["sweep"]
     dialog.set_settings(depths=(1, 2), widths=(8, 16, 32), epochs=1)
-    calls = []
-
-    def fake_train(graph):
-        calls.append(graph.name)
-        time.sleep(0.2)
-        return 0.5 + 0.01 * len(calls), 0.2
-
-    dialog.train_function = fake_train
     assert dialog.start_sweep()
     qtbot.waitUntil(lambda: len(dialog.runs) >= 1, timeout=RUN_TIMEOUT_MS)
     dialog.cancel_button.click()
     wait_idle(qtbot, dialog)
     assert "Cancelled" in dialog.status_text()
     assert 1 <= len(dialog.runs) < 6
+    assert all(run.ok for run in dialog.runs), "a variant cut short is not listed"
     assert dialog.table.rowCount() == len(dialog.runs)
+
+
+def test_lab_runs_train_in_the_training_process_not_in_the_window(lab_window, qtbot, monkeypatch):
+    """The side-by-side pair and a sweep's variants go to the training process as queues; the
+    window's process constructs no Trainer."""
+    from designer.training import service, trainer
+    from designer.training.run import RunStarted
+
+    constructed, queues = [], []
+    original_init, original_start = trainer.Trainer.__init__, service.TrainingProcess.start_runs
+
+    def recording_init(self, *args, **kwargs):
+        constructed.append(args[0].name)
+        original_init(self, *args, **kwargs)
+
+    def recording_start_runs(self, requests, *args, **kwargs):
+        queues.append([request.label for request in requests])
+        return original_start(self, requests, *args, **kwargs)
+
+    monkeypatch.setattr(trainer.Trainer, "__init__", recording_init)
+    monkeypatch.setattr(service.TrainingProcess, "start_runs", recording_start_runs)
+    window = lab_window
+    window.named_actions["lab_gap"].trigger()
+    gap = window.fc_lab.dialogs["gap"]
+    wait_idle(qtbot, gap)
+    where = []
+    gap.training.run_started.connect(lambda event: where.append(event.process_id))
+    assert gap.start_side_by_side()
+    wait_idle(qtbot, gap)
+    assert len(gap.trained_labels) == 2, gap.status_text()
+
+    window.named_actions["lab_sweep"].trigger()
+    sweep = window.fc_lab.dialogs["sweep"]
+    sweep.training.run_started.connect(lambda event: where.append(event.process_id))
+    sweep.set_settings(depths=(1,), widths=(8,), activation="ReLU", epochs=1)
+    assert sweep.start_sweep()
+    wait_idle(qtbot, sweep)
+    assert [run.label for run in sweep.runs] == ["1×8 ReLU"] and sweep.runs[0].ok, sweep.status_text()
+
+    assert queues == [[label for label in gap.trained_labels], ["1×8 ReLU"]]
+    assert len(where) == 3 and os.getpid() not in where
+    assert constructed == [], "the window's process trained something itself"
 
 
 def test_neurons_show_fc_activations_and_top_predictions(lab_window, qtbot):

@@ -98,3 +98,24 @@ def test_a_category_header_does_not_activate_anything(qtbot):
     header = palette.item_for("Conv2d").parent()
     with qtbot.assertNotEmitted(palette.block_activated):
         palette.tree.itemActivated.emit(header, 0)
+
+
+def test_the_filter_knows_the_names_people_bring_from_other_libraries(qtbot):
+    """Aliases live in the catalogue entries; the first match is what Enter adds."""
+    palette = make_palette(qtbot)
+    expected = {"linear": "FC", "dense": "FC", "fullyConnected": "FC", "nn.Linear": "FC", "fully_connected": "FC",
+                "Conv2d": "Conv2d", "nn.Conv2d": "Conv2d", "BatchNorm2d": "BatchNorm2d",
+                "batch normalization": "BatchNorm2d", "AdaptiveAvgPool2d": "GAP", "GlobalAveragePooling2D": "GAP",
+                "torch.cat": "Concat", "residual": "Add", "rectifier": "ReLU", "MaxPooling2D": "MaxPool2d"}
+    for text, type_id in expected.items():
+        palette.set_filter(text)
+        assert type_id in palette.visible_type_ids(), text
+        activated = []
+        palette.block_activated.connect(activated.append)
+        palette.filter_edit.returnPressed.emit()
+        palette.block_activated.disconnect(activated.append)
+        assert activated == [palette.visible_type_ids()[0]]
+    palette.set_filter("dense")
+    assert palette.visible_type_ids() == ["FC"]
+    palette.set_filter("AdaptiveAvgPool2d")
+    assert palette.visible_type_ids() == ["GAP"]

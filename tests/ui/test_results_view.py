@@ -7,7 +7,7 @@ import pytest
 from PySide6.QtWidgets import QApplication
 
 from designer.training.records import TrainResult
-from designer.training.session import RunOutcome
+from designer.training.run import RunOutcome
 
 CLASS_NAMES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 

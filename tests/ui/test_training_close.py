@@ -31,9 +31,9 @@ SCRIPT = textwrap.dedent("""
     window.show()
     window.show_graph(load_architecture(TEMPLATES / "lenet5.json"), None)
     panel = window.training_panel
-    panel.epochs_spin.setValue(100)
-    panel.batch_size_spin.setValue(32)
-    panel.device_combo.setCurrentIndex(panel.device_combo.findData("cpu"))
+    panel.settings.epochs_spin.setValue(100)
+    panel.settings.batch_size_spin.setValue(32)
+    panel.settings.set_device("cpu")
     state = {"closed_mid_run": False}
 
     def close_after_first_batch():
@@ -41,9 +41,9 @@ SCRIPT = textwrap.dedent("""
         if panel.plots.point_count() == 0:
             QTimer.singleShot(5, close_after_first_batch)
             return
-        state["closed_mid_run"] = panel.running and panel.thread.isRunning()
+        state["closed_mid_run"] = panel.running and panel.training.runner.thread.isRunning()
         print(f"closing after {panel.plots.point_count()} batch points; training process "
-              f"{panel.worker.process_id}", flush=True)
+              f"{panel.training.process_id}", flush=True)
         window.close()
 
     assert panel.start(), panel.status_label.text()

@@ -14,16 +14,19 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
+from designer.core import DesignerError
 from designer.ui.document import DesignLockedError
 
 
-@pytest.mark.parametrize("isolation", ["process", "thread"])
+@pytest.mark.parametrize("own_process", [True, False], ids=["process", "thread"])
 def test_start_shows_curve_points_and_stop_ends_the_worker_within_a_second(qtbot, make_panel, finish_run,
-                                                                            isolation):
+                                                                            own_process):
+    from designer.training.run import Local
+
     panel = make_panel(epochs=50, batch_size=32)  # long enough that Stop lands mid-run
-    panel.isolation = isolation  # the training process (the default) or the worker thread itself
+    panel.launch = Local(own_process=own_process)  # the training process (the default) or the worker thread
     qtbot.mouseClick(panel.start_button, Qt.LeftButton)
-    assert panel.running and panel.worker.isolation == isolation
+    assert panel.running
     assert not panel.start_button.isEnabled() and panel.stop_button.isEnabled()
 
     qtbot.waitUntil(lambda: panel.plots.point_count("batch_loss") >= 3, timeout=60_000)
@@ -32,16 +35,18 @@ def test_start_shows_curve_points_and_stop_ends_the_worker_within_a_second(qtbot
     assert curve_x.dtype == np.float64 and len(curve_x) >= 3 and np.all(np.isfinite(curve_y))
     assert panel.plots.point_count("smoothed_loss") == panel.plots.point_count("batch_loss")
     # The progress line is repainted a few times a second, not on every batch update.
-    qtbot.waitUntil(lambda: "samples/s" in panel.speed_label.text(), timeout=2000)
-    assert "epoch 1/50" in panel.epoch_progress.format()
-    assert "left" in panel.run_progress.format() and "samples/s" in panel.speed_label.text()
-    if isolation == "process":
-        assert panel.worker.process_id not in (None, os.getpid())
+    progress = panel.progress
+    qtbot.waitUntil(lambda: "samples/s" in progress.speed_label.text(), timeout=2000)
+    assert "epoch 1/50" in progress.epoch_progress.format()
+    assert "left" in progress.run_progress.format() and "samples/s" in progress.speed_label.text()
+    if own_process:
+        assert panel.training.process_id not in (None, os.getpid())
+    else:
+        assert panel.training.process_id == os.getpid()
 
-    thread = panel.thread
     clicked = time.perf_counter()
     qtbot.mouseClick(panel.stop_button, Qt.LeftButton)
-    assert thread.wait(1000), "the worker did not stop within a second"
+    assert panel.training.wait(1000), "the worker did not stop within a second"
     assert time.perf_counter() - clicked < 1.0
     finish_run(panel)
     assert panel.start_button.isEnabled() and not panel.stop_button.isEnabled()
@@ -81,7 +86,9 @@ def test_editing_is_locked_while_training_and_unlocked_after(qtbot, make_panel, 
         document.set_param("fc1", "out_features", 64)
     with pytest.raises(DesignLockedError):
         document.add_block("ReLU")
-    assert not panel.dataset_combo.isEnabled() and not panel.epochs_spin.isEnabled()
+    with pytest.raises(DesignerError):  # one except branch catches every refused edit
+        document.add_block("ReLU")
+    assert not panel.settings.dataset_combo.isEnabled() and not panel.settings.epochs_spin.isEnabled()
     finish_run(panel)
     assert not document.locked
     document.set_param("fc1", "out_features", 64)
@@ -98,7 +105,7 @@ def test_editing_is_locked_while_training_and_unlocked_after(qtbot, make_panel, 
 
 
 def test_a_finished_run_shows_diagnosis_results_and_saves_a_checkpoint(qtbot, make_panel, tmp_path, tiny, finish_run):
-    panel = make_panel(tiny(), epochs=2, batch_size=400)
+    panel = make_panel(tiny(), epochs=2, batch_size=400, confirm_discard_changes=lambda: True)
     assert panel.start()
     finish_run(panel)
     outcome = panel.last_outcome
@@ -106,7 +113,7 @@ def test_a_finished_run_shows_diagnosis_results_and_saves_a_checkpoint(qtbot, ma
     assert len(panel.history) == 2
     assert panel.plots.point_count("validation_loss") == 2 and panel.plots.point_count("train_accuracy") == 2
     assert panel.plots.best_lines[0].isVisible()
-    assert panel.diagnosis is not None and panel.diagnosis.verdict in panel.diagnosis_label.text().lower()
+    assert panel.diagnosis is not None and panel.diagnosis.verdict in panel.diagnosis_view.text().lower()
 
     # results: test accuracy, confusion matrix with counts, misclassified images
     assert "Test accuracy" in panel.results.summary.text()
@@ -130,7 +137,6 @@ def test_a_finished_run_shows_diagnosis_results_and_saves_a_checkpoint(qtbot, ma
     assert panel.results.save_button.isEnabled()
     assert panel.save_checkpoint(tmp_path / "tiny.pt")
     panel.document.set_param(next(iter(panel.document.graph.blocks)), "channels", 3)
-    panel.confirm_discard_changes = lambda: True
     assert panel.load_checkpoint(tmp_path / "tiny.pt")
     assert panel.document.graph.block(next(iter(panel.document.graph.blocks))).params["channels"] == 1
     assert panel.trained.source.endswith("tiny.pt")
@@ -138,13 +144,12 @@ def test_a_finished_run_shows_diagnosis_results_and_saves_a_checkpoint(qtbot, ma
 
 
 def test_loading_a_checkpoint_keeps_unsaved_changes_when_the_person_cancels(qtbot, make_panel, tmp_path, tiny, finish_run):
-    panel = make_panel(tiny(), epochs=1)
+    panel = make_panel(tiny(), epochs=1, confirm_discard_changes=lambda: False)
     panel.start()
     finish_run(panel)
     panel.save_checkpoint(tmp_path / "tiny.pt")
     first_fc = [block for block in panel.document.graph if block.type_id == "FC"][0]
     panel.document.set_param(first_fc.id, "out_features", 77)
-    panel.confirm_discard_changes = lambda: False
     assert not panel.load_checkpoint(tmp_path / "tiny.pt")
     assert panel.document.graph.block(first_fc.id).params["out_features"] == 77
 
@@ -152,8 +157,9 @@ def test_loading_a_checkpoint_keeps_unsaved_changes_when_the_person_cancels(qtbo
 def test_adapt_input_to_dataset_is_one_undo_step(qtbot, make_panel, tiny):
     panel = make_panel(tiny(channels=3, size=32, classes=5))
     document = panel.document
-    assert panel.input_check_frame.isVisible()
-    assert "3×32×32" in panel.input_check_label.text() and "5 outputs" in panel.input_check_label.text()
+    warning = panel.fit_warning
+    assert warning.isVisible()
+    assert "3×32×32" in warning.label.text() and "5 outputs" in warning.label.text()
     assert not panel.start(), "a misfit design must not start"
     assert "Adapt input" in panel.status_label.text()
 
@@ -162,24 +168,24 @@ def test_adapt_input_to_dataset_is_one_undo_step(qtbot, make_panel, tiny):
     last_fc = [block for block in document.graph if block.type_id == "FC"][-1]
     assert (input_block.params["channels"], input_block.params["height"], input_block.params["width"]) == (1, 28, 28)
     assert last_fc.params["out_features"] == 10
-    assert not panel.input_check_frame.isVisible()
+    assert not warning.isVisible()
     assert document.analysis.output_shape == (10,)
 
     document.undo_stack.undo()
     assert (input_block.params["channels"], input_block.params["height"]) == (3, 32)
     assert last_fc.params["out_features"] == 5
-    assert panel.input_check_frame.isVisible()
+    assert warning.isVisible()
 
     # Changing the dataset re-checks: CIFAR-10 fits the original 3×32×32 input.
-    panel.set_dataset("cifar10")
-    assert "5 outputs" in panel.input_check_label.text() and "Input block" not in panel.input_check_label.text()
+    panel.settings.set_dataset("cifar10")
+    assert "5 outputs" in warning.label.text() and "Input block" not in warning.label.text()
 
 
 def test_a_missing_dataset_shows_its_message_and_offers_the_sample(qtbot, make_panel, tmp_path, tiny, finish_run):
     panel = make_panel(tiny(channels=3, size=32))
-    panel.set_dataset("cifar10")
-    panel.set_data_folder(str(tmp_path))  # an empty folder the person picked
-    panel.allow_download = False  # offline: never touch the network in tests
+    panel.settings.set_dataset("cifar10")
+    panel.settings.set_data_folder(str(tmp_path))  # an empty folder the person picked
+    panel.settings.allow_download = False  # offline: never touch the network in tests
     panel.start()
     finish_run(panel)
     result = panel.last_outcome.result
@@ -189,7 +195,7 @@ def test_a_missing_dataset_shows_its_message_and_offers_the_sample(qtbot, make_p
     assert "CIFAR-10" in box.text() and "built-in MNIST sample" in box.informativeText()
     sample_button = next(button for button in box.buttons() if "sample" in button.text())
     sample_button.click()
-    assert panel.dataset_name == "mnist-sample" and panel.data_folder is None
+    assert panel.settings.dataset_name == "mnist-sample" and panel.settings.data_folder is None
     assert not panel.document.locked
 
 
@@ -197,9 +203,9 @@ def test_diagnosis_links_select_the_block(qtbot, make_panel):
     from designer.training.diagnosis import Diagnosis
 
     panel = make_panel()
-    panel._show_diagnosis(Diagnosis("overfitting", "Overfitting: test.", ["Use GAP."], ["fc1"]))
-    assert "block:fc1" in panel.diagnosis_label.text()
-    panel.diagnosis_label.linkActivated.emit("block:fc1")
+    panel.diagnosis_view.show_diagnosis(Diagnosis("overfitting", "Overfitting: test.", ["Use GAP."], ["fc1"]))
+    assert "block:fc1" in panel.diagnosis_view.text()
+    panel.diagnosis_view.label.linkActivated.emit("block:fc1")
     assert panel.document.selection == ["fc1"]
 
 
@@ -219,3 +225,15 @@ def test_opening_the_panel_does_not_import_torch():
                             env={**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"})
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_settings_torch_would_refuse_are_refused_before_a_run_with_the_run_paths_message(qtbot, make_panel,
+                                                                                         monkeypatch):
+    from designer.training.records import TrainConfig
+
+    panel = make_panel()
+    monkeypatch.setattr(panel.settings, "config", lambda: TrainConfig(learning_rate=1e39, device="cpu"))
+    assert not panel.start()
+    assert not panel.running and not panel.document.locked
+    assert panel.status_label.text() == ("Cannot start: the learning rate must be a positive number no larger than "
+                                         "3.4e+38 (the largest float32), not 1e+39.")

@@ -68,7 +68,7 @@ def test_a_killed_training_process_ends_the_run_with_a_message_and_the_design_un
     before = to_document(panel.document.graph)
     assert panel.start()
     qtbot.waitUntil(lambda: panel.plots.point_count("batch_loss") >= 1, timeout=RUN_TIMEOUT_MS)
-    os.kill(panel.worker.process_id, signal.SIGKILL)  # what the system does when memory runs out
+    os.kill(panel.training.process_id, signal.SIGKILL)  # what the system does when memory runs out
     finish_run(panel)
     result = panel.last_outcome.result
     assert result.status == "failed" and result.failure == "process"
@@ -78,8 +78,8 @@ def test_a_killed_training_process_ends_the_run_with_a_message_and_the_design_un
     assert not panel.document.locked and panel.start_button.isEnabled()
 
     # The next run gets a new process and trains normally.
-    panel.epochs_spin.setValue(1)
-    panel.batch_size_spin.setValue(500)
+    panel.settings.epochs_spin.setValue(1)
+    panel.settings.batch_size_spin.setValue(500)
     assert panel.start()
     finish_run(panel)
     assert panel.last_outcome.result.status == "finished"
@@ -90,7 +90,7 @@ def test_a_download_shows_progress_and_cancel_stops_the_run_leaving_nothing(qtbo
                                                                              tmp_path):
     fresh_training_process.setenv(MIRROR_VARIABLE, slow_mirror)
     panel = make_panel(tiny())
-    panel.set_dataset("mnist")
+    panel.settings.set_dataset("mnist")
     assert panel.start()
     dialog = panel._download_dialog
     assert dialog is not None and dialog.isVisible()
@@ -116,7 +116,7 @@ def test_an_unreachable_mirror_shows_the_dataset_message_and_offers_the_sample(q
                                                                                 finish_run, fresh_training_process):
     fresh_training_process.setenv(MIRROR_VARIABLE, "http://127.0.0.1:1/")  # nothing listens on port 1
     panel = make_panel(tiny())
-    panel.set_dataset("mnist")
+    panel.settings.set_dataset("mnist")
     assert panel.start()
     finish_run(panel)
     result = panel.last_outcome.result

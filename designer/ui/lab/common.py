@@ -1,4 +1,4 @@
-"""Pieces every FC-lab dialog shares: the dialog base, plot styling, training a graph in a task."""
+"""Pieces every FC-lab dialog shares: the dialog base and plot styling."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import QDialog, QLabel, QVBoxLayout, QWidget
 
-from designer.ui.lab.tasks import TaskRunner
+from designer.ui.tasks import TaskRunner
 from designer.ui.style import FC_COLOUR, hex_colour
 
 #: one colour per model in overlaid plots; the first is the FC colour (the FC-head model)
@@ -40,7 +40,9 @@ def add_legend(plot: pg.PlotItem, offset=(-10, -10)) -> pg.LegendItem:
 
 
 class LabDialog(QDialog):
-    """A non-modal dialog with a status line and a TaskRunner for its background work.
+    """A non-modal dialog with a status line and a TaskRunner for its background work, one task
+    at a time; a dialog that trains adds a ``TrainingRun`` on the same runner (``add_training``),
+    so its runs go down the run path to the training process like the Training dock's.
 
     The window closes every lab dialog (and joins their tasks) in ``shutdown``.
     """
@@ -52,6 +54,7 @@ class LabDialog(QDialog):
         self.setModal(False)
         self.setWindowFlag(Qt.WindowType.WindowContextHelpButtonHint, False)
         self.runner = TaskRunner(self, title)
+        self.training = None  # a TrainingRun, for the dialogs that train
         self.status_label = QLabel(" ")
         self.status_label.setWordWrap(True)
         self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -68,7 +71,15 @@ class LabDialog(QDialog):
     def status_text(self) -> str:
         return self.status_label.text()
 
+    def add_training(self):
+        from designer.ui.training_run import TrainingRun
+
+        self.training = TrainingRun(self.runner, self)
+        return self.training
+
     def shutdown(self, timeout_ms: int = 10_000) -> bool:
+        if self.training is not None and not self.training.shutdown(timeout_ms):
+            return False
         return self.runner.shutdown(timeout_ms)
 
     def cancel(self) -> None:
@@ -84,36 +95,3 @@ class LabDialog(QDialog):
     @Slot()
     def reject(self) -> None:  # Escape / close: hide; a running task keeps going unless cancelled
         super().reject()
-
-
-def train_graph(context, graph, config, dataset, on_epoch=None, label: str = ""):
-    """Train ``graph`` in the task's thread with the Trainer; returns (Trainer, TrainResult).
-
-    Cancelling the task stops the Trainer before its next batch (``request_stop``).
-    ``on_epoch(EpochMetrics)`` is called after every epoch (from this thread).
-    """
-    from designer.training.records import TrainingCallback
-    from designer.training.trainer import Trainer
-
-    class _Epochs(TrainingCallback):
-        def on_epoch_end(self, metrics) -> None:
-            if on_epoch is not None:
-                on_epoch(metrics)
-
-        def on_batch_end(self, metrics) -> None:
-            context.report(("batch", label, metrics.epoch, metrics.batch, metrics.batches))
-
-    trainer = Trainer(graph, config, [_Epochs()], dataset=dataset)
-    context.on_cancel(trainer.request_stop)
-    result = trainer.run()
-    return trainer, result
-
-
-def final_validation_accuracy(result) -> float:
-    """What a sweep ranks by: the last epoch's validation accuracy (test accuracy without a validation set)."""
-    for metrics in reversed(result.history):
-        if metrics.validation_accuracy is not None:
-            return float(metrics.validation_accuracy)
-    if result.test_accuracy is not None:
-        return float(result.test_accuracy)
-    raise RuntimeError(result.message or "training gave no accuracy")

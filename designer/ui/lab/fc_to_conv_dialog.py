@@ -1,8 +1,8 @@
 """FC → convolution: make the design fully convolutional and show it computes the same thing.
 
-The conversion, the output comparison and the score map run in a worker thread; only the
-undoable ``replace_graph`` happens in the GUI thread, and only if the design did not change
-while the worker ran.
+The conversion, the output comparison and the score map (``designer.lab.convert``) run in a
+worker thread; only the undoable ``replace_graph`` happens in the GUI thread, and only if
+the design did not change while the worker ran.
 """
 
 from __future__ import annotations
@@ -14,79 +14,12 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (QFormLayout, QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QSpinBox,
                                QWidget)
 
+from designer.core import DesignLockedError
+from designer.training.run import TrainedModel
 from designer.ui.lab.common import MUTED_STYLE, LabDialog, style_plot
-from designer.ui.lab.models import LabModel, load_dataset_cached
 
-COMPARISON_IMAGES = 256
 DEFAULT_TILES = 6
 UNDO_TEXT = "FC → convolution"
-
-
-def convert_design(context, graph, model: LabModel | None, config, tiles: int, seed: int = 0) -> dict:
-    """The worker's part: convert, compare outputs on test images, compute a score map."""
-    import torch
-
-    from designer.data import DatasetError
-    from designer.nn import build_module
-    from designer.nn.transforms import TransformError, compare_outputs, fc_to_conv, fully_convolutional_scores, \
-        tile_images
-    from designer.training.evaluation import Normalisation
-
-    if model is not None:
-        original = build_module(graph)
-        original.load_state_dict({key: value.detach().cpu() for key, value in model.module.state_dict().items()})
-        normalisation = model.normalisation
-    else:
-        torch.manual_seed(seed)
-        original = build_module(graph)
-        normalisation = None
-    original.eval()
-    state = original.state_dict()
-    context.check()
-    new_graph, new_state, report = fc_to_conv(graph, state)
-    converted = build_module(new_graph)
-    converted.load_state_dict(new_state, strict=True)
-    converted.eval()
-    context.check()
-
-    channels, height, width = original.input_shape
-    result = {"graph": new_graph, "report": report, "module": converted, "carried": model is not None,
-              "dataset_error": "", "score_error": "", "class_names": (), "images": "test images"}
-    try:
-        dataset = load_dataset_cached(config.dataset, config.data_folder)
-        if dataset.input_shape != (channels, height, width):
-            raise DatasetError(f"{config.dataset} images are {dataset.input_shape}, the design takes "
-                               f"{(channels, height, width)}")
-        images = dataset.test_images[:COMPARISON_IMAGES]
-        labels = dataset.test_labels
-        result["class_names"] = tuple(dataset.class_names)
-        result["images"] = f"{images.shape[0]} {config.dataset} test images"
-    except DatasetError as error:
-        # The equality of the two networks does not depend on the data: random images show it too.
-        generator = np.random.default_rng(seed)
-        images = generator.integers(0, 256, (COMPARISON_IMAGES, channels, height, width), dtype=np.uint8)
-        labels = np.full(COMPARISON_IMAGES, -1, dtype=np.int64)
-        result["dataset_error"] = str(error)
-        result["images"] = f"{COMPARISON_IMAGES} random images (no test set: {error})"
-    normalisation = normalisation or Normalisation.identity(channels)
-    prepared = normalisation.apply(torch.from_numpy(np.ascontiguousarray(images)))
-    result["max_difference"] = compare_outputs(original, converted, prepared)
-    result["samples"] = int(images.shape[0])
-    context.check()
-
-    count = max(1, min(int(tiles), images.shape[0]))
-    canvas = tile_images(torch.from_numpy(np.ascontiguousarray(images[:count])))
-    result["canvas"] = canvas[0].numpy().astype(np.float32) / 255.0
-    result["tile_labels"] = [int(label) for label in labels[:count]]
-    result["tile_width"] = width
-    try:
-        score_map = fully_convolutional_scores(new_graph, new_state, normalisation.apply(canvas))
-        result["scores"] = torch.softmax(torch.from_numpy(score_map.scores), dim=1).numpy()
-        result["stride"] = score_map.stride
-        result["canvas_shape"] = score_map.input_shape
-    except TransformError as error:
-        result["score_error"] = str(error)
-    return result
 
 
 class FcToConvDialog(LabDialog):
@@ -95,7 +28,7 @@ class FcToConvDialog(LabDialog):
         self.result: dict | None = None
         self.applied = False
         self._revision = -1
-        self._source_model: LabModel | None = None
+        self._source_model: TrainedModel | None = None
 
         intro = QLabel("An FC layer on a C×H×W input is a convolution whose kernel covers the whole input; "
                        "later FCs are 1×1 convolutions. Same parameters, same outputs — and the network "
@@ -177,7 +110,12 @@ class FcToConvDialog(LabDialog):
         tiles = self.tiles_spin.value()
         self.applied = False
         self.set_status("Converting and comparing outputs…")
-        return self.runner.start(lambda context: convert_design(context, graph, model, config, tiles))
+        def work(context):
+            from designer.lab.convert import convert_design
+
+            return convert_design(graph, model, config, tiles, should_stop=context.cancelled)
+
+        return self.runner.start(work)
 
     @Slot()
     def _on_again_button_clicked(self) -> None:
@@ -210,8 +148,6 @@ class FcToConvDialog(LabDialog):
             self.set_status("Nothing to convert: the design is fully convolutional already (or its FCs cannot be "
                             "converted, see above).")
             return
-        from designer.ui.document import DesignLockedError
-
         if self.document.graph.revision != self._revision:
             self.set_status("The design changed while converting; press “Convert again”.", error=True)
             return
@@ -224,9 +160,9 @@ class FcToConvDialog(LabDialog):
         source = self._source_model
         if result["carried"] and source is not None:
             # The converted network keeps the trained weights: the probes and the neuron view may use it.
-            self.lab.models.add(LabModel(result["graph"].name, result["graph"].copy(), result["module"],
-                                         source.normalisation, source.class_names, source.config,
-                                         source.history, source.test_accuracy))
+            self.lab.models.add(TrainedModel(result["graph"].name, result["graph"].copy(), source.config,
+                                             result["module"], source.normalisation, source.class_names,
+                                             source.result))
         self.set_status("The design is now fully convolutional (Edit ▸ Undo restores the FC layers).")
 
     # ------------------------------------------------------------------ the score map

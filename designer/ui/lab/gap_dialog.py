@@ -1,4 +1,8 @@
-"""FC head → GAP: swap the head (undoable), show the saving, train both variants side by side."""
+"""FC head → GAP: swap the head (undoable), show the saving, train both variants side by side.
+
+The side-by-side run is one queue of two run requests (``designer.lab.compare``) in the
+training process, like the Training dock's runs; the curves grow from its events.
+"""
 
 from __future__ import annotations
 
@@ -9,41 +13,12 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (QComboBox, QFormLayout, QHBoxLayout, QLabel, QProgressBar, QPushButton,
                                QWidget)
 
-from designer.ui.lab.common import MUTED_STYLE, LabDialog, add_legend, series_colour, style_plot, train_graph
-from designer.ui.lab.models import LabModel, load_dataset_cached
+from designer.core import DesignLockedError, analyze
+from designer.ui.lab.common import MUTED_STYLE, LabDialog, add_legend, series_colour, style_plot
 
 MODES = (("gap_fc", "GAP → FC(classes)  (GoogLeNet, ResNet)"),
          ("conv1x1_gap", "1×1 conv(classes) → GAP  (NiN, all-convolutional)"))
 UNDO_TEXT = "FC head → GAP"
-
-
-def replace_head(context, graph, mode: str):
-    from designer.nn.transforms import replace_head_with_gap
-
-    return replace_head_with_gap(graph, mode)
-
-
-def train_side_by_side(context, variants, config) -> list[dict]:
-    """Train each ``(label, graph)`` with the same settings, one after the other."""
-    dataset = load_dataset_cached(config.dataset, config.data_folder, download=config.download)
-    results = []
-    for index, (label, graph) in enumerate(variants):
-        context.check()
-        context.report(("starting", index, label), force=True)
-
-        def on_epoch(metrics, label=label):
-            context.report(("epoch", label, metrics), force=True)
-
-        trainer, result = train_graph(context, graph, config, dataset, on_epoch, label)
-        if result.status == "failed":
-            raise RuntimeError(f"{label}: {result.message}")
-        context.check()
-        if trainer.module is None:
-            continue
-        results.append({"label": label, "graph": graph, "module": trainer.module.to("cpu").eval(),
-                        "normalisation": trainer.normalisation, "class_names": tuple(dataset.class_names),
-                        "result": result})
-    return results
 
 
 class GapDialog(LabDialog):
@@ -59,6 +34,13 @@ class GapDialog(LabDialog):
         self.curves: dict[str, dict[str, pg.PlotDataItem]] = {}
         self.points: dict[str, dict[str, list]] = {}
         self.trained_labels: list[str] = []
+        self._requests: list = []
+        self._config = None
+        self.training = self.add_training()
+        self.training.run_started.connect(self._on_training_run_started)
+        self.training.batches_done.connect(self._on_training_batches_done)
+        self.training.epoch_done.connect(self._on_training_epoch_done)
+        self.training.finished.connect(self._on_training_finished)
 
         intro = QLabel("Global average pooling replaces Flatten + FC layers: each channel becomes one number, "
                        "wherever in the image its feature sits. Far fewer parameters — does accuracy follow?")
@@ -116,7 +98,6 @@ class GapDialog(LabDialog):
         self.layout_.addWidget(self.plots, 1)
         self.layout_.addWidget(self.results_label)
         self.layout_.addWidget(self.status_label)
-        self.runner.progress.connect(self._on_runner_progress)
         self.runner.finished.connect(self._on_runner_finished)
         self.runner.running_changed.connect(self._on_runner_running_changed)
         self._on_runner_running_changed(False)
@@ -142,7 +123,13 @@ class GapDialog(LabDialog):
         self.applied = False
         mode = self.mode
         self.set_status("Replacing the head…")
-        return self.runner.start(lambda context: replace_head(context, graph, mode))
+
+        def work(context):
+            from designer.lab.transforms import replace_head_with_gap
+
+            return replace_head_with_gap(graph, mode)
+
+        return self.runner.start(work)
 
     @Slot(int)
     def _on_mode_combo_changed(self, _index: int) -> None:
@@ -150,8 +137,6 @@ class GapDialog(LabDialog):
             self.start()
 
     def _show_swap(self, new_graph, report) -> None:
-        from designer.ui.document import DesignLockedError
-
         self.variant, self.report = new_graph, report
         self.params_label.setText(f"{report.params_before:,} → {report.params_after:,}")
         self.head_label.setText(f"{report.head_params_before:,} → {report.head_params_after:,}  "
@@ -176,15 +161,17 @@ class GapDialog(LabDialog):
             if self.original is None:
                 self.set_status("Replace the head first (FC lab ▸ FC head → GAP).", error=True)
             return False
-        config = self.lab.models.training_config()
+        from designer.lab.compare import side_by_side_requests
+
+        config = self._config = self.lab.models.training_config()
         name = self.original.name or "design"
         variants = [(f"FC head ({name})", self.original.copy()), (f"GAP head ({self.mode})", self.variant.copy())]
+        self._requests = side_by_side_requests(variants, config)
         self._reset_curves([label for label, _graph in variants])
         self._task = "train"
-        self._config = config
         self.progress.setValue(0)
         self.set_status(f"Training both on {config.dataset} for {config.epochs} epoch(s) each…")
-        return self.runner.start(lambda context: train_side_by_side(context, variants, config))
+        return self.training.start(self._requests)
 
     @Slot()
     def _on_train_button_clicked(self) -> None:
@@ -224,23 +211,27 @@ class GapDialog(LabDialog):
     def curve_points(self, label: str) -> int:
         return len(self.points.get(label, {}).get("x", []))
 
+    def _label_of(self, run_id: str) -> tuple[int, str]:
+        index = next((index for index, request in enumerate(self._requests) if request.run_id == run_id), 0)
+        return index, self._requests[index].label if self._requests else ""
+
     @Slot(object)
-    def _on_runner_progress(self, data) -> None:
-        kind = data[0]
-        epochs = max(1, getattr(self, "_config", None).epochs if getattr(self, "_config", None) else 1)
-        if kind == "starting":
-            _kind, index, label = data
-            self._variant_index = index
-            self.progress.setFormat(f"{label}: starting")
-        elif kind == "batch":
-            _kind, label, epoch, batch, batches = data
-            index = getattr(self, "_variant_index", 0)
-            done = (index + ((epoch - 1) + batch / batches) / epochs) / 2
-            self.progress.setValue(int(1000 * done))
-            self.progress.setFormat(f"{label}: epoch {epoch}, batch {batch}/{batches}")
-        elif kind == "epoch":
-            _kind, label, metrics = data
-            self.add_epoch(label, metrics)
+    def _on_training_run_started(self, event) -> None:
+        _index, label = self._label_of(event.run_id)
+        self.progress.setFormat(f"{label}: starting")
+
+    @Slot(object)
+    def _on_training_batches_done(self, event) -> None:
+        index, label = self._label_of(event.run_id)
+        latest = event.points.latest
+        epochs = max(1, self._config.epochs if self._config is not None else 1)
+        done = (index + ((latest.epoch - 1) + latest.batch / latest.batches) / epochs) / max(1, len(self._requests))
+        self.progress.setValue(int(1000 * done))
+        self.progress.setFormat(f"{label}: epoch {latest.epoch}, batch {latest.batch}/{latest.batches}")
+
+    @Slot(object)
+    def _on_training_epoch_done(self, event) -> None:
+        self.add_epoch(self._label_of(event.run_id)[1], event.metrics)
 
     @Slot(bool)
     def _on_runner_running_changed(self, running: bool) -> None:
@@ -250,34 +241,45 @@ class GapDialog(LabDialog):
 
     @Slot(object)
     def _on_runner_finished(self, outcome) -> None:
-        task, self._task = self._task, ""
+        if self._task != "swap":
+            return  # the training's own end comes as _on_training_finished
+        self._task = ""
+        self._on_runner_running_changed(False)
+        if outcome.cancelled:
+            self.set_status("Cancelled; the design is unchanged.")
+        elif outcome.error:
+            self.set_status(f"Cannot replace the head: {outcome.error}", error=True)
+        else:
+            self._show_swap(*outcome.value)
+
+    @Slot(object)
+    def _on_training_finished(self, outcome) -> None:
+        self._task = ""
         self._on_runner_running_changed(False)
         if outcome.cancelled:
             self.progress.setFormat("cancelled")
-            self.set_status("Cancelled." if task == "train" else "Cancelled; the design is unchanged.")
+            self.set_status("Cancelled.")
             return
         if outcome.error:
-            self.set_status(f"{'Cannot replace the head' if task == 'swap' else 'Training failed'}: {outcome.error}",
-                            error=True)
+            self.set_status(f"Training failed: {outcome.error}", error=True)
             return
-        if task == "swap":
-            self._show_swap(*outcome.value)
+        failed = next((finished for finished in outcome.value if finished.result.status == "failed"), None)
+        if failed is not None:
+            self.set_status(f"Training failed: {failed.request.label}: {failed.result.result.message}", error=True)
             return
-        self.show_trained(outcome.value, self._config)
+        self.show_trained([finished.model for finished in outcome.value if finished.model is not None], self._config)
 
-    def show_trained(self, items: list[dict], config) -> None:
-        """List the trained variants (and hand them to the lab's models for the shift probe)."""
+    def show_trained(self, models: list, config) -> None:
+        """List the trained variants (``TrainedModel``s) and hand them to the lab's models for the shift probe."""
         rows = []
         self.trained_labels = []
-        for index, item in enumerate(items):
-            result = item["result"]
-            self.lab.models.add(LabModel(item["label"], item["graph"], item["module"], item["normalisation"],
-                                         item["class_names"], config, tuple(result.history),
-                                         result.test_accuracy))
-            self.trained_labels.append(item["label"])
-            parameters = sum(parameter.numel() for parameter in item["module"].parameters())
-            accuracy = "–" if result.test_accuracy is None else f"{result.test_accuracy:.2%}"
-            rows.append(f"<tr><td style='color:{series_colour(index)}'><b>{item['label']}</b></td>"
+        for index, model in enumerate(models):
+            self.lab.models.add(model)
+            self.trained_labels.append(model.label)
+            parameters = analyze(model.graph).total_params
+            result = model.result
+            accuracy = "–" if model.test_accuracy is None else f"{model.test_accuracy:.2%}"
+            rows.append(f"<tr><td style='color:{series_colour(index)}'><b>{model.label}</b></td>"
                         f"<td align=right>{parameters:,}</td><td align=right>{accuracy}</td>"
                         f"<td align=right>{result.seconds:.1f} s</td></tr>")
         self.results_label.setText("<table cellspacing=0 cellpadding=3><tr><th align=left>variant</th>"

@@ -1,8 +1,9 @@
 """The "FC lab" menu: the FC-layer article's claims as one-click experiments on the open design.
 
-``install_lab(window)`` adds the menu; each item opens (or raises) one non-modal dialog that
-does its work in a worker thread. Dialog modules, and with them torch, load on first use,
-so installing the menu costs nothing at start-up.
+``install_lab(window, training_panel)`` adds the menu; each item opens (or raises) one
+non-modal dialog that does its work in the background: training goes to the training
+process (``designer.ui.training_run``), probes run in a worker thread. Dialog modules, and
+with them torch, load on first use, so installing the menu costs nothing at start-up.
 """
 
 from __future__ import annotations
@@ -33,10 +34,10 @@ FEATURES = (
 class FcLab(QObject):
     """Owns the lab's dialogs and the models it has trained; one per main window."""
 
-    def __init__(self, window) -> None:
+    def __init__(self, window, training_panel=None) -> None:
         super().__init__(window)
         self.window = window
-        self.models = LabModels(window, self)
+        self.models = LabModels(training_panel, self)
         self.dialogs: dict[str, object] = {}
         self.actions: dict[str, QAction] = {}
         self.menu = window.add_menu("lab", "FC &Lab")
@@ -82,16 +83,19 @@ class FcLab(QObject):
         return done
 
 
-def install_lab(window) -> FcLab:
-    """Add the FC lab menu to ``window`` (uses ``add_menu``, ``named_actions``, ``about_to_close``)."""
+def install_lab(window, training_panel=None) -> FcLab:
+    """Add the FC lab menu to ``window`` (uses ``add_menu``, ``named_actions``, ``about_to_close``).
+
+    ``training_panel``: the Training dock, whose settings the lab trains with and whose
+    trained network it probes.
+    """
     from PySide6.QtWidgets import QApplication
 
     if getattr(window, "fc_lab", None) is not None:
         return window.fc_lab  # installed already (the window does it itself)
-    lab = FcLab(window)
+    lab = FcLab(window, training_panel)
     window.about_to_close.connect(lab.shutdown)
     application = QApplication.instance()
     if application is not None:
         application.aboutToQuit.connect(lab.shutdown)
-    window.fc_lab = lab
     return lab

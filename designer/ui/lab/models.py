@@ -1,107 +1,56 @@
-"""What the FC lab works on: the trained models it can find, and the data they were trained on.
+"""The trained models the FC lab can find, under labels, for the probes to overlay.
 
-Trained models come from two places: the training dock (``TrainingPanel.trained``, the
-last run or loaded checkpoint) and the lab itself (the side-by-side run of FC head vs GAP
-head, a converted network that kept its weights). ``LabModels`` collects them under
-labels so the shift probe can overlay several. Datasets are loaded once per name (in a
-worker thread, by the caller) and shared, since a dialog may ask for the test images often.
+They come from two places: the Training dock (its last run or loaded checkpoint) and the lab
+itself (the side-by-side run of FC head vs GAP head, a converted network that kept its
+weights). All are ``designer.training.run.TrainedModel``, the one record of a trained network.
+Datasets come from the one cache (``designer.training.datasets``).
 
-Nothing here imports torch at module level.
+Nothing here imports torch.
 """
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass
+import dataclasses
 
 from PySide6.QtCore import QObject, Signal
 
-from designer.core import Graph, to_document
+from designer.core import Graph
+from designer.lab.models import has_fc_layers, same_architecture
 from designer.training.records import TrainConfig
+from designer.training.run import TrainedModel
 
 DEFAULT_DATASET = "mnist-sample"
 
-_datasets: dict[tuple[str, str | None], object] = {}
-_datasets_lock = threading.Lock()
-
-
-def load_dataset_cached(name: str, folder: str | None = None, download: bool = False):
-    """``designer.data.load_dataset`` once per (name, folder); call it from a worker thread."""
-    from designer.data import load_dataset
-
-    key = (name, folder)
-    with _datasets_lock:
-        if key in _datasets:
-            return _datasets[key]
-    dataset = load_dataset(name, folder, download=download)
-    with _datasets_lock:
-        _datasets.setdefault(key, dataset)
-        return _datasets[key]
-
-
-def architecture_key(graph: Graph) -> tuple:
-    """What decides which weights fit a graph: block ids, types, params and wiring (not positions)."""
-    document = to_document(graph)
-    blocks = tuple(sorted((block["id"], block["type"], tuple(sorted(block["params"].items())))
-                          for block in document["blocks"]))
-    edges = tuple(sorted((edge["from"], edge["to"], edge.get("port", 0)) for edge in document["edges"]))
-    return blocks, edges
-
-
-def same_architecture(first: Graph, second: Graph) -> bool:
-    return architecture_key(first) == architecture_key(second)
-
-
-@dataclass(eq=False)
-class LabModel:
-    """One trained network the lab can probe; like the training dock's TrainedModel."""
-
-    label: str
-    graph: Graph
-    module: object  # torch.nn.Module, on the CPU or the device it trained on
-    normalisation: object  # designer.training.evaluation.Normalisation or None
-    class_names: tuple[str, ...]
-    config: TrainConfig
-    history: tuple = ()  # EpochMetrics of its run, if the lab trained it
-    test_accuracy: float | None = None
-
 
 class LabModels(QObject):
-    """The trained models the lab knows of; ``changed`` when the list changes."""
+    """The trained models the lab knows of; ``changed`` when the list changes.
+
+    ``training_panel``: the Training dock (its settings are the lab's, its trained network is
+    one of the lab's models), or None in a window without one.
+    """
 
     changed = Signal()
 
-    def __init__(self, window, parent: QObject | None = None) -> None:
+    def __init__(self, training_panel=None, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.window = window
-        self._own: dict[str, LabModel] = {}
+        self.panel = training_panel
+        self._own: dict[str, TrainedModel] = {}
 
     # ------------------------------------------------------------------ the training dock
 
-    @property
-    def panel(self):
-        """The training dock, once the window has one."""
-        return getattr(self.window, "training_panel", None)
-
     def training_config(self) -> TrainConfig:
         """The training dock's current settings (the lab trains with the same ones)."""
-        panel = self.panel
-        if panel is not None:
-            return panel.config()
+        if self.panel is not None:
+            return self.panel.config()
         return TrainConfig(dataset=DEFAULT_DATASET, epochs=1, download=False)
 
-    def panel_model(self) -> LabModel | None:
-        panel = self.panel
-        trained = getattr(panel, "trained", None) if panel is not None else None
+    def panel_model(self) -> TrainedModel | None:
+        trained = self.panel.trained if self.panel is not None else None
         if trained is None:
             return None
-        result = trained.result
-        return LabModel(f"{trained.graph.name or 'trained design'} (training dock)", trained.graph,
-                        trained.module, trained.normalisation, tuple(trained.class_names), trained.config,
-                        tuple(result.history) if result else (),
-                        result.test_accuracy if result else None)
+        return dataclasses.replace(trained, label=f"{trained.graph.name or 'trained design'} (training dock)")
 
-    def model_for(self, graph: Graph) -> LabModel | None:
+    def model_for(self, graph: Graph) -> TrainedModel | None:
         """A trained model whose architecture is exactly ``graph``'s, newest first."""
         candidates = [self.panel_model(), *reversed(list(self._own.values()))]
         for model in candidates:
@@ -111,7 +60,7 @@ class LabModels(QObject):
 
     # ------------------------------------------------------------------ the lab's own
 
-    def add(self, model: LabModel) -> None:
+    def add(self, model: TrainedModel) -> None:
         self._own[model.label] = model
         self.changed.emit()
 
@@ -119,7 +68,7 @@ class LabModels(QObject):
         if self._own.pop(label, None) is not None:
             self.changed.emit()
 
-    def all(self) -> list[LabModel]:
+    def all(self) -> list[TrainedModel]:
         """Every trained model: the dock's first, then the lab's in the order they came."""
         models = []
         panel_model = self.panel_model()
@@ -128,13 +77,5 @@ class LabModels(QObject):
         models += list(self._own.values())
         return models
 
-    def with_fc_layers(self) -> list[LabModel]:
-        return [model for model in self.all() if any(block.type_id == "FC" for block in model.graph)]
-
-
-def module_on_cpu_copy(module):
-    """A CPU copy for probing from another thread, so the dock's model is never touched mid-run."""
-    import copy
-
-    duplicate = copy.deepcopy(module)
-    return duplicate.to("cpu").eval()
+    def with_fc_layers(self) -> list[TrainedModel]:
+        return [model for model in self.all() if has_fc_layers(model.graph)]

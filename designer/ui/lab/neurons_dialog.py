@@ -10,40 +10,11 @@ from PySide6.QtCore import QRectF, Qt, Slot
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSpinBox, QWidget
 
 from designer.ui.lab.common import MUTED_STYLE, LabDialog, style_plot
-from designer.ui.lab.models import load_dataset_cached
 from designer.ui.style import FC_COLOUR, hex_colour
 
 HIGHLIGHTED = 5  # the most active neurons of each layer are drawn in the FC colour
 QUIET_COLOUR = "#AEB6C0"
 LOUD_COLOUR = hex_colour(FC_COLOUR)
-
-
-def look_inside(context, model, index: int) -> dict:
-    import torch
-
-    from designer.nn.inspect import fc_activations, top_predictions
-    from designer.training.evaluation import Normalisation
-
-    dataset = load_dataset_cached(model.config.dataset, model.config.data_folder, download=False)
-    count = int(dataset.test_images.shape[0])
-    index = max(0, min(int(index), count - 1))
-    stored = dataset.test_images[index:index + 1]
-    normalisation = model.normalisation or Normalisation.identity(stored.shape[1])
-    image = normalisation.apply(torch.from_numpy(np.ascontiguousarray(stored)))
-    module = model.module
-    device = next(module.parameters()).device
-    if device.type != "cpu":
-        import copy
-
-        module = copy.deepcopy(module).to("cpu")
-    layers = fc_activations(module, model.graph, image)
-    module.eval()
-    with torch.no_grad():
-        logits = module(image)[0]
-    names = model.class_names or tuple(str(number) for number in range(int(logits.numel())))
-    return {"index": index, "count": count, "image": stored[0].astype(np.float32) / 255.0,
-            "label": int(dataset.test_labels[index]), "class_names": tuple(names), "layers": layers,
-            "top": top_predictions(logits, 3, names), "model": model.label}
 
 
 class NeuronsDialog(LabDialog):
@@ -150,7 +121,12 @@ class NeuronsDialog(LabDialog):
         model, index = self._pending
         self._pending = None
         self.set_status(f"Running test image #{index} through {model.label}…")
-        return self.runner.start(lambda context: look_inside(context, model, index))
+        def work(context):
+            from designer.lab.neurons import look_inside
+
+            return look_inside(model, index)
+
+        return self.runner.start(work)
 
     @Slot(int)
     def _on_model_combo_changed(self, _index: int) -> None:

@@ -2,7 +2,7 @@
 
 Probes every trained model the lab knows (the training dock's, the side-by-side run's FC
 and GAP variants, a converted network) in a worker thread, one shift at a time, so the
-curves grow while it runs. A GAP head also gets the random-position probe on a larger canvas.
+curves grow while it runs (``designer.lab.shift.probe_models``). A GAP head also gets the random-position probe on a larger canvas.
 """
 
 from __future__ import annotations
@@ -15,40 +15,8 @@ from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox, QWidget)
 
 from designer.ui.lab.common import MUTED_STYLE, LabDialog, series_colour, style_plot
-from designer.ui.lab.models import load_dataset_cached
 
 AXIS_LABELS = (("x", "left ↔ right (x)"), ("y", "up ↕ down (y)"), ("both", "diagonal (x and y)"))
-
-
-def probe_models(context, models, max_shift: int, axis: str, samples: int, canvas_extra: int) -> list[dict]:
-    from designer.training.experiments import random_position_probe, shift_probe
-
-    results = []
-    shifts = list(range(-max_shift, max_shift + 1))
-    total = len(models) * (len(shifts) + 1)
-    done = 0
-    for index, model in enumerate(models):
-        dataset = load_dataset_cached(model.config.dataset, model.config.data_folder, download=False)
-        images, labels = dataset.test_images[:samples], dataset.test_labels[:samples]
-        points = []
-        for shift in shifts:
-            context.check()
-            measured = shift_probe(model.module, images, labels, [shift], axis=axis,
-                                   normalisation=model.normalisation, should_stop=context.cancelled)
-            context.check()
-            points.extend(measured)
-            done += 1
-            context.report(("point", index, model.label, list(points), done / total), force=True)
-        height, width = images.shape[2:]
-        canvas = (height + canvas_extra, width + canvas_extra)
-        position = random_position_probe(model.module, images, labels, canvas, normalisation=model.normalisation,
-                                         should_stop=context.cancelled)
-        context.check()
-        done += 1
-        results.append({"label": model.label, "points": points, "position": position, "samples": len(labels),
-                        "dataset": model.config.dataset})
-        context.report(("model", index, results[-1], done / total), force=True)
-    return results
 
 
 class ShiftDialog(LabDialog):
@@ -138,7 +106,13 @@ class ShiftDialog(LabDialog):
         self.plot.getAxis("bottom").setTicks([[(value, str(value)) for value in range(-max_shift, max_shift + 1)]])
         self.progress.setValue(0)
         self.set_status(f"Probing {len(models)} model(s) on {samples} test images…")
-        return self.runner.start(lambda context: probe_models(context, models, max_shift, axis, samples, extra))
+        def work(context):
+            from designer.lab.shift import probe_models
+
+            return probe_models(models, max_shift, axis, samples, extra, report=context.report,
+                                should_stop=context.cancelled)
+
+        return self.runner.start(work)
 
     @Slot()
     def _on_run_button_clicked(self) -> None:
@@ -170,12 +144,6 @@ class ShiftDialog(LabDialog):
     def point_count(self, index: int = 0) -> int:
         curve = self.curves.get(index)
         return 0 if curve is None or curve.xData is None else len(curve.xData)
-
-    def accuracy_at(self, label: str, shift: int) -> float | None:
-        for result in self.results:
-            if result["label"] == label:
-                return dict(result["points"]).get(shift)
-        return None
 
     def _show_table(self) -> None:
         max_shift = self.shift_spin.value()

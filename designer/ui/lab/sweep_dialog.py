@@ -1,31 +1,32 @@
 """Depth × width sweep of the FC head: accuracy against parameters and against training time.
 
-Each variant trains in the worker thread with the training dock's settings (epochs from
-here); the scatter plots and the table grow as runs finish; the Pareto front (no other run
-is both cheaper and more accurate) is drawn as a line through ringed points.
+The variants (``designer.lab.sweep``) go to the training process as one queue with the
+training dock's settings (epochs from here); the scatter plots and the table grow as runs
+end; the Pareto front (no other run is both cheaper and more accurate) is drawn as a line
+through ringed points.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Slot
+from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QHeaderView,
                                QLabel, QLineEdit, QProgressBar, QPushButton, QSpinBox, QSplitter, QTableWidget,
                                QTableWidgetItem, QWidget)
 
-from designer.ui.lab.common import MUTED_STYLE, LabDialog, final_validation_accuracy, style_plot, train_graph
-from designer.ui.lab.models import load_dataset_cached
+from designer.core import types_in_category
+from designer.ui.lab.common import MUTED_STYLE, LabDialog, style_plot
 from designer.ui.style import FC_COLOUR, hex_colour
 
-ACTIVATIONS = ("ReLU", "LeakyReLU", "GELU", "Tanh", "Sigmoid")  # designer.nn.transforms.ACTIVATION_TYPES
+ACTIVATIONS = types_in_category("Activation")
 DEPTHS = (0, 1, 2, 3)
 POINT_COLOUR = "#3B7DD8"
 FRONT_COLOUR = hex_colour(FC_COLOUR)
+SECOND_TURN_MS = 40
 COLUMNS = ("variant", "parameters", "MACs", "validation accuracy", "training time", "Pareto (params)",
            "Pareto (time)", "error")
 
@@ -49,47 +50,17 @@ def parse_widths(text: str) -> tuple[int, ...]:
     return tuple(dict.fromkeys(widths))
 
 
-def run_sweep_task(context, graph, spec, config, train_function=None) -> list:
-    """Train every variant; reports each finished SweepRun; on cancel returns those finished."""
-    from designer.training.experiments import run_sweep
-
-    variants = spec.variants(graph)
-    config = dataclasses.replace(config, epochs=spec.epochs)
-    dataset = None
-
-    def train(variant_graph):
-        nonlocal dataset
-        if train_function is not None:
-            return train_function(variant_graph)
-        if dataset is None:
-            dataset = load_dataset_cached(config.dataset, config.data_folder, download=config.download)
-        _trainer, result = train_graph(context, variant_graph, config, dataset, label=variant_graph.name)
-        if result.status == "failed":
-            raise RuntimeError(result.message)
-        if context.cancelled():
-            raise RuntimeError("cancelled")
-        return final_validation_accuracy(result), result.seconds
-
-    runs = []
-    for index, variant in enumerate(variants):
-        if context.cancelled():
-            break
-        context.report(("starting", index, len(variants), variant[0]), force=True)
-        finished = run_sweep([variant], train, should_cancel=context.cancelled)
-        if context.cancelled():
-            break  # the variant cut short is not a result
-        runs.extend(finished)
-        context.report(("run", index + 1, len(variants), finished[0]), force=True)
-    return runs
-
-
 class SweepDialog(LabDialog):
     def __init__(self, lab, parent: QWidget | None = None) -> None:
         super().__init__(lab, "FC lab — Depth × width sweep", parent)
         self.runs: list = []
-        #: tests may set ``train_function(graph) -> (validation accuracy, seconds)`` instead of real training
-        self.train_function = None
-        self._total = 0
+        self._requests: list = []
+        self._graphs: dict = {}  # run id → the variant's graph
+        self.training = self.add_training()
+        self.training.run_started.connect(self._on_training_run_started)
+        self.training.batches_done.connect(self._on_training_batches_done)
+        self.training.run_ended.connect(self._on_training_run_ended)
+        self.training.finished.connect(self._on_training_finished)
 
         intro = QLabel("Each variant keeps the design's convolutions and gets a new FC head: depth hidden FC "
                        "layers of a given width. Which heads buy accuracy, and which only cost parameters and time?")
@@ -132,13 +103,19 @@ class SweepDialog(LabDialog):
         self.progress.setRange(0, 1000)
         self.progress.setFormat(" ")
 
-        self.plots = pg.GraphicsLayoutWidget()
-        self.plots.setBackground("w")
-        self.plots.setMinimumHeight(300)
-        self.params_plot = style_plot(self.plots.addPlot(row=0, col=0), "Validation accuracy vs parameters",
+        # Two views, not one with two plots: a finished variant redraws one plot per turn of the
+        # event loop (_refresh_in_turns), and each view repaints only itself.
+        self.views = {key: pg.PlotWidget(background="w") for key in ("parameters", "seconds")}
+        self.plots = QWidget()
+        plots_layout = QHBoxLayout(self.plots)
+        plots_layout.setContentsMargins(0, 0, 0, 0)
+        for view in self.views.values():
+            view.setMinimumHeight(300)
+            plots_layout.addWidget(view)
+        self.params_plot = style_plot(self.views["parameters"].getPlotItem(), "Validation accuracy vs parameters",
                                       "parameters (log scale)", "validation accuracy")
         # x is log10(parameters), drawn by hand with readable ticks ("50k", "200k", "1M").
-        self.time_plot = style_plot(self.plots.addPlot(row=0, col=1), "Validation accuracy vs training time",
+        self.time_plot = style_plot(self.views["seconds"].getPlotItem(), "Validation accuracy vs training time",
                                     "training time (s)", "validation accuracy")
         self.scatters, self.fronts, self.labels = {}, {}, {}
         for key, plot in (("parameters", self.params_plot), ("seconds", self.time_plot)):
@@ -149,7 +126,7 @@ class SweepDialog(LabDialog):
                                          symbolPen=pg.mkPen(FRONT_COLOUR, width=2.5), name="Pareto front")
             self.scatters[key] = pg.ScatterPlotItem(size=9, brush=pg.mkBrush(POINT_COLOUR), pen=pg.mkPen("w"))
             plot.addItem(self.scatters[key])
-            self.labels[key] = []
+            self.labels[key] = {}  # id(run) → its TextItem
 
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
@@ -168,8 +145,6 @@ class SweepDialog(LabDialog):
         self.layout_.addWidget(self.progress)
         self.layout_.addWidget(splitter, 1)
         self.layout_.addWidget(self.status_label)
-        self.runner.progress.connect(self._on_runner_progress)
-        self.runner.finished.connect(self._on_runner_finished)
         self.runner.running_changed.connect(self._on_runner_running_changed)
         self._on_runner_running_changed(False)
         self.resize(1100, 800)
@@ -184,7 +159,7 @@ class SweepDialog(LabDialog):
         self.epochs_spin.setValue(epochs)
 
     def spec(self):
-        from designer.training.experiments import SweepSpec
+        from designer.lab.sweep import SweepSpec
 
         depths = tuple(depth for depth, check in self.depth_checks.items() if check.isChecked())
         if not depths:
@@ -205,22 +180,23 @@ class SweepDialog(LabDialog):
         if self.runner.running:
             return False
         from designer.core import DesignerError
+        from designer.lab.sweep import sweep_requests
 
+        config = self.lab.models.training_config()
         try:
-            spec = self.spec()
-            graph = self.document.graph.copy()
-            spec.variants(graph)  # refuse a design without a usable head before starting a thread
-        except (ValueError, DesignerError) as error:
+            spec, graph = self.spec(), self.document.graph.copy()
+            requests = sweep_requests(graph, spec, config)
+        except (ValueError, DesignerError) as error:  # refused before a run starts: settings, or no usable head
             self.set_status(f"Cannot start: {error}", error=True)
             return False
-        config = self.lab.models.training_config()
+        self._requests = requests
+        self._graphs = {request.run_id: graph for request, (_label, graph) in zip(requests, spec.variants(graph))}
         self.runs = []
         self._refresh()
         self.progress.setValue(0)
-        self.set_status(f"Training {len(spec.variants(graph))} variants on {config.dataset}, "
-                        f"{spec.epochs} epoch(s) each…")
-        train_function = self.train_function
-        return self.runner.start(lambda context: run_sweep_task(context, graph, spec, config, train_function))
+        self.set_status(f"Training {len(requests)} variants on {config.dataset}, "
+                        f"{requests[0].config.epochs} epoch(s) each…")
+        return self.training.start(requests)
 
     @Slot()
     def _on_start_button_clicked(self) -> None:
@@ -232,28 +208,42 @@ class SweepDialog(LabDialog):
         self.cancel_button.setEnabled(running)
         self.export_button.setEnabled(not running and bool(self.runs))
 
-    @Slot(object)
-    def _on_runner_progress(self, data) -> None:
-        if data[0] == "starting":
-            _kind, index, total, label = data
-            self._total = total
-            self.progress.setValue(int(1000 * index / total))
-            self.progress.setFormat(f"{index}/{total} done — training {label}")
-        elif data[0] == "run":
-            _kind, done, total, run = data
-            self.runs.append(run)
-            self.progress.setValue(int(1000 * done / total))
-            self.progress.setFormat(f"{done}/{total} done")
-            self._refresh()
+    def _index_of(self, run_id: str) -> int:
+        return next((index for index, request in enumerate(self._requests) if request.run_id == run_id), 0)
 
     @Slot(object)
-    def _on_runner_finished(self, outcome) -> None:
+    def _on_training_run_started(self, event) -> None:
+        index, total = self._index_of(event.run_id), len(self._requests)
+        self.progress.setValue(int(1000 * index / total))
+        self.progress.setFormat(f"{index}/{total} done — training {self._requests[index].label}")
+
+    @Slot(object)
+    def _on_training_batches_done(self, event) -> None:
+        index, latest = self._index_of(event.run_id), event.points.latest
+        request = self._requests[index]
+        within = ((latest.epoch - 1) + latest.batch / latest.batches) / request.config.epochs
+        self.progress.setValue(int(1000 * (index + within) / len(self._requests)))
+
+    @Slot(object)
+    def _on_training_run_ended(self, event) -> None:
+        from designer.lab.sweep import cut_short, sweep_run
+
+        request = self._requests[self._index_of(event.run_id)]
+        if cut_short(request, event.result, self.training.control):
+            return  # cancelled: the variant cut short is not a result
+        self.runs.append(sweep_run(request, event.result, self._graphs.get(event.run_id)))
+        total = len(self._requests)
+        self.progress.setValue(int(1000 * len(self.runs) / total))
+        self.progress.setFormat(f"{len(self.runs)}/{total} done")
+        self._refresh_in_turns()
+
+    @Slot(object)
+    def _on_training_finished(self, outcome) -> None:
         if outcome.error:
             self.set_status(f"The sweep failed: {outcome.error}", error=True)
         elif outcome.cancelled:
             self.set_status(f"Cancelled after {len(self.runs)} run(s); they are kept below.")
         else:
-            self.runs = list(outcome.value)
             self._refresh()
             self.progress.setValue(1000)
             best = max((run for run in self.runs if run.ok), key=lambda run: run.accuracy, default=None)
@@ -265,30 +255,53 @@ class SweepDialog(LabDialog):
     # ------------------------------------------------------------------ showing runs
 
     def _refresh(self) -> None:
-        from designer.training.experiments import pareto_runs
-
-        usable = [run for run in self.runs if run.ok]
-        for key, plot in (("parameters", self.params_plot), ("seconds", self.time_plot)):
-            costs = [float(run.parameters) if key == "parameters" else float(run.seconds) for run in usable]
-            self.scatters[key].setData(
-                x=np.log10(costs) if key == "parameters" and costs else np.asarray(costs, dtype=np.float64),
-                y=np.asarray([run.accuracy for run in usable], dtype=np.float64))
-            front = pareto_runs(usable, key) if usable else []
-            front_costs = [float(run.parameters) if key == "parameters" else float(run.seconds) for run in front]
-            if key == "parameters":
-                front_costs = [math.log10(cost) for cost in front_costs]
-            self.fronts[key].setData(np.asarray(front_costs, dtype=np.float64),
-                                     np.asarray([run.accuracy for run in front], dtype=np.float64))
-            for item in self.labels[key]:
-                plot.removeItem(item)
-            self.labels[key] = []
-            for run, cost in zip(usable, costs):
-                text = pg.TextItem(run.label, color="#1F2328", anchor=(0.0, 1.1))
-                text.setPos(math.log10(cost) if key == "parameters" else cost, run.accuracy)
-                plot.addItem(text)
-                self.labels[key].append(text)
-        self._set_parameter_ticks([run.parameters for run in usable])
+        """Both plots and the table, now."""
+        for key in ("parameters", "seconds"):
+            self._refresh_plot(key)
         self._fill_table()
+
+    def _refresh_in_turns(self) -> None:
+        """The same, spread over two turns of the event loop while the sweep runs: each repaint of
+        a plot costs tens of milliseconds, and the window must not freeze that long at once."""
+        self._refresh_plot("parameters")
+        # Later than the next turn: the first plot's repaint (a posted event) must come in between.
+        QTimer.singleShot(SECOND_TURN_MS, self._on_second_turn_timeout)
+
+    @Slot()
+    def _on_second_turn_timeout(self) -> None:
+        self._refresh_plot("seconds")
+        self._fill_table()
+
+    def _refresh_plot(self, key: str) -> None:
+        from designer.lab.sweep import pareto_runs
+
+        plot = self.params_plot if key == "parameters" else self.time_plot
+        usable = [run for run in self.runs if run.ok]
+        costs = [float(run.parameters) if key == "parameters" else float(run.seconds) for run in usable]
+        places = [math.log10(cost) if key == "parameters" else cost for cost in costs]
+        self.scatters[key].setData(x=np.asarray(places, dtype=np.float64),
+                                   y=np.asarray([run.accuracy for run in usable], dtype=np.float64))
+        front = pareto_runs(usable, key) if usable else []
+        front_costs = [float(run.parameters) if key == "parameters" else float(run.seconds) for run in front]
+        if key == "parameters":
+            front_costs = [math.log10(cost) for cost in front_costs]
+        self.fronts[key].setData(np.asarray(front_costs, dtype=np.float64),
+                                 np.asarray([run.accuracy for run in front], dtype=np.float64))
+        # A run's label never moves: add the new ones, drop those of runs no longer listed.
+        labels = self.labels[key]
+        listed = {id(run) for run in usable}
+        for run_key in [run_key for run_key in labels if run_key not in listed]:
+            plot.removeItem(labels.pop(run_key))
+        for run, place in zip(usable, places):
+            if id(run) not in labels:
+                text = pg.TextItem(run.label, color="#1F2328", anchor=(0.0, 1.1))
+                text.setPos(place, run.accuracy)
+                # Not part of the auto-range: a label's extent in data units depends on the range
+                # itself, so the range and the labels would chase each other over a dozen repaints.
+                plot.addItem(text, ignoreBounds=True)
+                labels[id(run)] = text
+        if key == "parameters":
+            self._set_parameter_ticks([run.parameters for run in usable])
 
     def _set_parameter_ticks(self, parameters) -> None:
         def format_count(value: float) -> str:
@@ -310,12 +323,12 @@ class SweepDialog(LabDialog):
         self.params_plot.getAxis("bottom").setTicks([major, minor])
 
     def front_labels(self, cost: str = "parameters") -> list[str]:
-        from designer.training.experiments import pareto_runs
+        from designer.lab.sweep import pareto_runs
 
         return [run.label for run in pareto_runs(self.runs, cost)]
 
     def _fill_table(self) -> None:
-        from designer.training.experiments import pareto_runs
+        from designer.lab.sweep import pareto_runs
 
         on_params = {id(run) for run in pareto_runs(self.runs, "parameters")}
         on_time = {id(run) for run in pareto_runs(self.runs, "seconds")}
@@ -341,7 +354,7 @@ class SweepDialog(LabDialog):
         return path or None
 
     def export_csv(self, path) -> bool:
-        from designer.training.experiments import runs_to_csv
+        from designer.lab.sweep import runs_to_csv
 
         try:
             runs_to_csv(self.runs, path)

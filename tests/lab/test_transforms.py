@@ -5,8 +5,8 @@ import torch
 
 from designer.core import TEMPLATES, Graph, analyze, chain, load_architecture
 from designer.nn import build_module
-from designer.nn.inspect import fc_activations, top_predictions
-from designer.nn.transforms import (
+from designer.lab.neurons import fc_activations, top_predictions
+from designer.lab.transforms import (
     NotFullyConvolutionalError,
     TransformError,
     compare_outputs,

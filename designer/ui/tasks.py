@@ -1,34 +1,35 @@
-"""Background work for the FC lab: one worker QObject moved to its own QThread per task.
+"""Background work for the window: the one task runner (DESIGN.md 8).
 
-The same pattern as the training dock's ``TrainingWorker`` (DESIGN.md 8), made generic: a
-task is a plain function ``work(context) -> value`` that runs in the worker thread, calls
-``context.report(data)`` with plain Python data (never tensors) to show progress, and
-polls ``context.cancelled()``. The GUI thread hears about it through queued signals and
-touches widgets only in its own slots. Reports are throttled so a fast loop cannot flood
-the event loop.
+A task is a plain function ``work(context) -> value`` run in a worker QObject moved to a
+QThread of its own: training (``designer.ui.training_run`` hands it a queue of run
+requests), the FC lab's probes and conversions. It calls ``context.report(data)`` with
+plain data (never tensors) — the run path's events, or a probe's points — and checks
+``context.cancelled()`` between steps. The GUI thread hears of both through queued
+signals and touches widgets only in its own slots; sources throttle what they report
+(training: 20 batch updates a second at most).
+
+Cancel stops a task between steps (a run: before its next batch); abort is for a window
+that is closing (a run also skips its test evaluation and keeps nothing). ``shutdown``
+aborts and joins: the window never goes while a thread it started still runs.
 """
 
 from __future__ import annotations
 
 import threading
-import time
 import traceback
 from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, QThread, Qt, Signal, Slot
 
-#: at most this many progress reports reach the GUI per second (the last one always does)
-REPORTS_PER_SECOND = 20
+from designer.lab.common import Cancelled as TaskCancelled
+
+#: how long closing the window waits for a task to wind down before giving up on it
 SHUTDOWN_WAIT_MS = 10_000
-
-
-class TaskCancelled(Exception):
-    """Raised by ``TaskContext.check`` when the person pressed Cancel."""
 
 
 @dataclass(frozen=True, eq=False)
 class TaskOutcome:
-    """How a task ended: ``value`` when it finished, ``error`` (a message) when it failed."""
+    """How a task ended: ``value`` when it returned, ``error`` (a message) when it failed."""
 
     value: object = None
     error: str = ""
@@ -44,8 +45,6 @@ class TaskContext:
 
     def __init__(self, worker: "TaskWorker") -> None:
         self._worker = worker
-        self._last = 0.0
-        self.stop_hooks: list = []  # callables run (from the GUI thread) on cancel, e.g. Trainer.request_stop
 
     def cancelled(self) -> bool:
         return self._worker.cancel_event.is_set()
@@ -54,19 +53,17 @@ class TaskContext:
         if self.cancelled():
             raise TaskCancelled()
 
-    def report(self, data, force: bool = False) -> None:
-        """Send ``data`` to the GUI; dropped when the last report was under 1/20 s ago."""
-        now = time.perf_counter()
-        if force or now - self._last >= 1.0 / REPORTS_PER_SECOND:
-            self._last = now
-            self._worker.progress.emit(data)
+    def report(self, data) -> None:
+        """Send ``data`` to the GUI thread (the runner's ``progress`` signal)."""
+        self._worker.progress.emit(data)
 
     def on_cancel(self, hook) -> None:
-        """Call ``hook()`` when the person cancels (at once if they already did)."""
-        with self._worker.lock:
-            self.stop_hooks.append(hook)
-        if self.cancelled():
-            hook()
+        """Call ``hook()`` when the task is cancelled (at once if it was already)."""
+        self._worker.add_hook("cancel", hook)
+
+    def on_abort(self, hook) -> None:
+        """Call ``hook()`` when the window closes mid-task (at once if it already did)."""
+        self._worker.add_hook("abort", hook)
 
 
 class TaskWorker(QObject):
@@ -77,16 +74,32 @@ class TaskWorker(QObject):
         super().__init__()
         self.work = work
         self.cancel_event = threading.Event()
-        self.lock = threading.Lock()
+        self.abort_event = threading.Event()
+        self._lock = threading.Lock()
+        self._hooks: dict[str, list] = {"cancel": [], "abort": []}
         self.context = TaskContext(self)
 
-    def cancel(self) -> None:
-        """Thread-safe: sets a flag and runs the task's stop hooks (e.g. a Trainer's request_stop)."""
-        self.cancel_event.set()
-        with self.lock:
-            hooks = list(self.context.stop_hooks)
+    def add_hook(self, kind: str, hook) -> None:
+        with self._lock:
+            self._hooks[kind].append(hook)
+        if (self.cancel_event if kind == "cancel" else self.abort_event).is_set():
+            hook()
+
+    def _run_hooks(self, kind: str) -> None:
+        with self._lock:
+            hooks = list(self._hooks[kind])
         for hook in hooks:
             hook()
+
+    def cancel(self) -> None:
+        """Thread-safe: sets the flag and runs the task's cancel hooks (e.g. stop its runs)."""
+        self.cancel_event.set()
+        self._run_hooks("cancel")
+
+    def abort(self) -> None:
+        self.abort_event.set()
+        self.cancel()
+        self._run_hooks("abort")
 
     @Slot()
     def run(self) -> None:
@@ -102,21 +115,26 @@ class TaskWorker(QObject):
 
 
 class TaskRunner(QObject):
-    """Runs one task at a time for a dialog; ``progress``/``finished`` arrive in the GUI thread."""
+    """Runs one task at a time for its owner; ``progress``/``finished`` arrive in the GUI thread."""
 
     progress = Signal(object)
-    finished = Signal(object)  # TaskOutcome
+    finished = Signal(object)  # TaskOutcome, after the worker thread has ended
     running_changed = Signal(bool)
 
-    def __init__(self, parent: QObject | None = None, name: str = "lab task") -> None:
+    def __init__(self, parent: QObject | None = None, name: str = "task") -> None:
         super().__init__(parent)
         self.name = name
         self.thread: QThread | None = None
         self.worker: TaskWorker | None = None
+        self._pending_outcome: TaskOutcome | None = None
 
     @property
     def running(self) -> bool:
         return self.thread is not None
+
+    @property
+    def cancel_requested(self) -> bool:
+        return self.worker is not None and self.worker.cancel_event.is_set()
 
     def start(self, work) -> bool:
         """Run ``work(context)`` in a new worker thread; False when a task is still running."""
@@ -127,11 +145,13 @@ class TaskRunner(QObject):
         thread.setObjectName(self.name)
         worker.moveToThread(thread)
         thread.started.connect(worker.run)
+        # quit() is thread-safe; a direct connection ends the thread's loop without a GUI round trip.
         worker.finished.connect(thread.quit, Qt.ConnectionType.DirectConnection)
         worker.progress.connect(self._on_worker_progress)
         worker.finished.connect(self._on_worker_finished)
         thread.finished.connect(self._on_thread_finished)
         self.worker, self.thread = worker, thread
+        self._pending_outcome = None
         self.running_changed.emit(True)
         thread.start()
         return True
@@ -140,12 +160,19 @@ class TaskRunner(QObject):
         if self.worker is not None:
             self.worker.cancel()
 
+    def wait(self, timeout_ms: int) -> bool:
+        """Block until the worker thread has ended (True), or ``timeout_ms`` passed."""
+        thread = self.thread
+        return thread is None or thread.wait(timeout_ms)
+
     def shutdown(self, timeout_ms: int = SHUTDOWN_WAIT_MS) -> bool:
-        """Cancel and join (the window is closing). True when nothing runs any more."""
+        """Abort and join (the window is closing). True when nothing runs any more."""
         thread = self.thread
         if thread is None:
             return True
-        self.cancel()
+        if self.worker is not None:
+            self.worker.abort()
+        thread.quit()
         finished = thread.wait(timeout_ms)
         if finished:
             self._release()
@@ -173,9 +200,12 @@ class TaskRunner(QObject):
     @Slot()
     def _on_thread_finished(self) -> None:
         if self.sender() is not self.thread:
-            return
-        outcome = getattr(self, "_pending_outcome", None) or TaskOutcome(error="the task ended without a result")
+            return  # shutdown() released it already
+        outcome = self._pending_outcome or TaskOutcome(error="the task ended without a result")
         self._pending_outcome = None
         self._release()
         # Announced after the thread has ended, so a slot may start the next task at once.
         self.finished.emit(outcome)
+
+
+__all__ = ["SHUTDOWN_WAIT_MS", "TaskCancelled", "TaskContext", "TaskOutcome", "TaskRunner", "TaskWorker"]

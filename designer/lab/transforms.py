@@ -29,14 +29,12 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
-from designer.core import DesignerError, Graph, analyze
-from designer.core.blocks import format_shape
+from designer.core import DesignerError, Graph, analyze, format_shape
 
-#: Blocks that act on each value independently: they pass an unflattened tensor through.
-ELEMENTWISE_TYPES = frozenset({"ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU", "Dropout"})
-ACTIVATION_TYPES = frozenset({"ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU"})
+# torch is imported by the functions that run networks, not here: the sweep window finds a
+# design's head (``find_head``) in the GUI thread, which must not load torch.
+
 STATE_PREFIX = "blocks."  # GraphModule keeps one submodule per block in ``self.blocks``
 
 
@@ -176,15 +174,16 @@ def fc_to_conv(graph: Graph, state_dict: dict | None = None):
         in_shapes = [new_shape[edge.source] for edge in edges]
         any_pending = any(edge.source in pending for edge in edges)
         kind = block.type_id
+        entry = block.type
         if kind == "Flatten" and len(in_shapes[0]) == 3:
             removed_flattens.add(block_id)
             new_shape[block_id] = in_shapes[0]
             pending.add(block_id)
-        elif kind in ELEMENTWISE_TYPES:
+        elif entry.elementwise:  # acts on each value alone: an unflattened tensor passes through
             new_shape[block_id] = in_shapes[0]
             if any_pending:
                 pending.add(block_id)
-        elif kind == "FC":
+        elif entry.fully_connected:
             source_shape = in_shapes[0]
             if len(source_shape) == 3 and source_shape[1] == source_shape[2]:
                 converted[block_id] = source_shape
@@ -195,9 +194,9 @@ def fc_to_conv(graph: Graph, state_dict: dict | None = None):
                     skipped.append((block_id, (
                         f"it reads {format_shape(source_shape)}, which is not square, and the Conv "
                         "block has square kernels only; it and the FCs after it stay FCs")))
-                elif edges and graph.block(edges[0].source).type_id == "GAP":
-                    skipped.append((block_id, "it reads the vector GAP makes, which no longer depends "
-                                              "on where things are in the image"))
+                elif edges and graph.block(edges[0].source).type.makes_vector:
+                    skipped.append((block_id, f"it reads the vector {graph.block(edges[0].source).type.label} "
+                                              f"makes, which no longer depends on where things are in the image"))
                 else:
                     skipped.append((block_id, f"it reads a plain vector of {format_shape(source_shape)}"))
                 for edge in edges:
@@ -324,8 +323,10 @@ def _convert_state(state_dict: dict, graph: Graph, shapes: dict, converted: dict
     return result
 
 
-def compare_outputs(module_a: torch.nn.Module, module_b: torch.nn.Module, images) -> float:
-    """Largest |difference| between two modules' outputs on the same images (eval mode)."""
+def compare_outputs(module_a, module_b, images) -> float:
+    """Largest |difference| between two torch modules' outputs on the same images (eval mode)."""
+    import torch
+
     images = torch.as_tensor(images)
     modes = (module_a.training, module_b.training)
     module_a.eval()
@@ -360,6 +361,8 @@ def fully_convolutional_scores(converted_graph: Graph, state_dict: dict, images)
     size) or an FC after GAP (GAP has already averaged position away) cannot; it raises
     ``NotFullyConvolutionalError`` saying which block is in the way.
     """
+    import torch
+
     images = torch.as_tensor(images)
     if images.ndim == 3:
         images = images.unsqueeze(0)
@@ -376,10 +379,10 @@ def fully_convolutional_scores(converted_graph: Graph, state_dict: dict, images)
     graph.set_param(input_id, "height", int(images.shape[2]))
     graph.set_param(input_id, "width", int(images.shape[3]))
     sink = graph.sinks()[0]
-    if graph.block(sink).type_id in ("Flatten", "GAP"):
+    if graph.block(sink).type.makes_vector:
         graph.remove_block(sink)
     for block in list(graph):
-        if block.type_id == "FC":
+        if block.type.fully_connected:
             source = graph.predecessors(block.id)[0]
             raise NotFullyConvolutionalError(
                 f"'{block.id}' is still an FC block (after '{source}'); its weights fix the input size, "
@@ -410,12 +413,7 @@ def _total_stride(graph: Graph) -> int:
     for block_id in graph.topological_order():
         block = graph.block(block_id)
         inherited = max((strides[source] for source in graph.predecessors(block_id)), default=1)
-        own = 1
-        if block.type_id == "Conv2d":
-            own = block.params["stride"]
-        elif block.type_id in ("MaxPool2d", "AvgPool2d"):
-            own = block.params["stride"] or block.params["kernel_size"]
-        strides[block_id] = inherited * own
+        strides[block_id] = inherited * block.type.stride(block.params)
     return strides[graph.sinks()[0]]
 
 
@@ -426,6 +424,8 @@ def tile_images(images, columns: int | None = None, spacing: int = 0, fill: floa
     With ``spacing`` 0 and one row, image j occupies columns j·W … j·W+W−1, so a network
     whose score map has stride s reads image j at output column j·W/s.
     """
+    import torch
+
     images = torch.as_tensor(images)
     if images.ndim != 4 or images.shape[0] == 0:
         raise TransformError(f"images must be a non-empty B×C×H×W batch, got shape {tuple(images.shape)}")

@@ -1,27 +1,28 @@
 """Depth × width sweep of a design's FC head: the article's accuracy/efficiency trade-off.
 
-``head_variants`` rewrites the head of one design; ``run_sweep`` trains each variant with
-a function the caller injects (the window passes one that runs the Trainer in its worker),
-so this module knows nothing about how training is done. ``pareto_front`` marks the
-variants no other beats on both accuracy and cost.
+``head_variants`` rewrites the head of one design; ``sweep_requests`` turns the variants
+into run requests and ``run_sweep`` trains them on the run path (``designer.training.run``),
+all variants as one queue, wherever their launch says; ``sweep_run`` makes each result a
+row of the table. ``pareto_front`` marks the variants no other beats on both accuracy and cost.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import math
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Iterable, Sequence
 
-from designer.core import DesignerError, Graph, analyze
+from designer.core import ACTIVATION_TYPES, VECTOR_TYPES, DesignerError, Graph, analyze
 from designer.core.atomic import write_text_atomically
-from designer.nn.transforms import ACTIVATION_TYPES, find_head
+from designer.lab.transforms import find_head
+from designer.training.records import TrainConfig
 
 #: Head blocks that turn the trunk's C×H×W into the feature vector; a sweep keeps them.
-FEATURE_TYPES = frozenset({"Flatten", "GAP"})
+FEATURE_TYPES = VECTOR_TYPES
 
 
 class SweepError(DesignerError):
@@ -129,39 +130,68 @@ class SweepRun:
         return self.accuracy is not None and math.isfinite(self.accuracy)
 
 
-TrainFunction = Callable[[Graph], tuple[float, float]]
+def final_validation_accuracy(result) -> float:
+    """What a sweep ranks by: the last epoch's validation accuracy (test accuracy without a validation set)."""
+    for metrics in reversed(result.history):
+        if metrics.validation_accuracy is not None:
+            return float(metrics.validation_accuracy)
+    if result.test_accuracy is not None:
+        return float(result.test_accuracy)
+    raise ValueError(result.message or "training gave no accuracy")
 
 
-def run_sweep(variants: Sequence[tuple[str, Graph]], train_function: TrainFunction,
-              progress: Callable[[int, int, str | None], None] | None = None,
-              should_cancel: Callable[[], bool] | None = None) -> list[SweepRun]:
-    """Train every variant with ``train_function(graph) -> (validation accuracy, seconds)``.
+def sweep_requests(graph: Graph, spec: SweepSpec, config: TrainConfig, launch=None) -> list:
+    """One ``RunRequest`` per variant, trained with ``config`` for ``spec.epochs`` epochs; only
+    the figures come back (no weights, no mistakes)."""
+    from designer.training.run import Local, RunRequest
 
-    ``progress(done, total, label)`` is called before each variant (``label`` is the one
-    starting) and once at the end with ``label`` None. ``should_cancel()`` is checked before
-    each variant; on cancel the runs finished so far are returned. A variant whose training
-    raises is recorded with its error (accuracy None) and the sweep goes on.
-    """
-    total = len(variants)
-    runs: list[SweepRun] = []
-    for index, (label, graph) in enumerate(variants):
-        if should_cancel is not None and should_cancel():
-            return runs
-        if progress is not None:
-            progress(index, total, label)
-        analysis = analyze(graph)
-        started = time.perf_counter()
+    config = dataclasses.replace(config, epochs=spec.epochs)
+    return [RunRequest.of(variant, config, label=label, keep_weights=False, find_mistakes=False,
+                          launch=launch if launch is not None else Local())
+            for label, variant in spec.variants(graph)]
+
+
+def sweep_run(request, result, graph: Graph | None = None) -> SweepRun:
+    """A variant's row: its counts, and its final validation accuracy and training time (or its error).
+    ``graph``: the variant's graph when the caller kept it (else read back from the request)."""
+    if graph is None:
+        from designer.core.fileformat import parse_document
+
+        graph = parse_document(request.design)
+    analysis = analyze(graph)
+    train_result = result.result
+    accuracy, error = None, ""
+    if train_result.status == "failed":
+        error = train_result.message
+    else:
         try:
-            accuracy, seconds = train_function(graph)
-            accuracy, seconds = float(accuracy), float(seconds)
-            error = ""
-        except Exception as exception:  # one diverging variant must not end the sweep
-            accuracy, seconds = None, time.perf_counter() - started
-            error = str(exception) or type(exception).__name__
-        runs.append(SweepRun(label, analysis.total_params, analysis.total_macs, accuracy, seconds, error, graph))
-    if progress is not None:
-        progress(total, total, None)
-    return runs
+            accuracy = final_validation_accuracy(train_result)
+        except ValueError as problem:
+            error = str(problem)
+    return SweepRun(request.label, analysis.total_params, analysis.total_macs, accuracy, train_result.seconds,
+                    error, graph)
+
+
+def run_sweep(graph: Graph, spec: SweepSpec, config: TrainConfig, *, emit=None, control=None,
+              launch=None) -> list[SweepRun]:
+    """Train every variant of ``graph``'s head (one queue on the run path) and return their rows.
+
+    A variant that fails is kept with its error (one diverging variant must not end the
+    sweep); a variant stopped through ``control`` (the person cancelled) is not a result
+    and is left out, so a cancelled sweep returns the variants that finished.
+    """
+    from designer.training.run import RunControl, run_all
+
+    control = control if control is not None else RunControl()
+    requests = sweep_requests(graph, spec, config, launch)
+    results = run_all(requests, emit, control)
+    return [sweep_run(request, result) for request, result in zip(requests, results)
+            if not cut_short(request, result, control)]
+
+
+def cut_short(request, result, control) -> bool:
+    """Stopped by the person before or while it trained (early stopping is a result, this is not)."""
+    return result.status == "stopped" and control.stopped(request.run_id)
 
 
 def pareto_front(points: Iterable[tuple[float, float]]) -> list[tuple[float, float]]:

@@ -8,20 +8,9 @@ import torch
 
 from designer.core import TEMPLATES, Graph, analyze, chain, load_architecture
 from designer.nn import build_module
-from designer.training.experiments import (
-    ProbeError,
-    SweepRun,
-    SweepSpec,
-    head_variants,
-    pareto_front,
-    pareto_runs,
-    random_position_probe,
-    run_sweep,
-    runs_to_csv,
-    shift_images,
-    shift_probe,
-)
-from designer.training.experiments.sweep import SweepError
+from designer.lab.shift import ProbeError, random_position_probe, shift_images, shift_probe
+from designer.lab.sweep import (SweepError, SweepRun, SweepSpec, head_variants, pareto_front, pareto_runs, run_sweep,
+                                runs_to_csv, sweep_requests)
 
 # --------------------------------------------------------------------------- the toy problem
 # Four 3×3 shapes; the class is the shape. Training always puts it in the middle of a
@@ -124,7 +113,7 @@ def test_random_positions_work_for_gap_and_are_refused_for_fc(toy_models, toy_te
 
 
 def test_score_map_model_is_refused_for_random_positions(toy_test_set):
-    from designer.nn.transforms import fc_to_conv
+    from designer.lab.transforms import fc_to_conv
 
     graph = Graph("conv then FC")
     chain(graph, [("Input", {"channels": 1, "height": SIZE, "width": SIZE}),
@@ -245,28 +234,65 @@ def test_sweep_spec_validates():
         SweepSpec(activation="Softmax")
 
 
-def test_run_sweep_reports_progress_cancels_and_records_failures(tmp_path):
+class FiguresFromCounts:
+    """A launch that "trains" by arithmetic: accuracy and time from the parameter count, and a
+    NaN for the 2×64 variant. It stands where the training process (or a cluster) would."""
+
+    def __init__(self):
+        self.seen = []
+
+    def run_all(self, requests, emit, control):
+        from designer.core.fileformat import parse_document
+        from designer.training.records import EpochMetrics, TrainResult
+        from designer.training.run import RunEnded, RunOutcome, RunResult
+
+        results = []
+        for request in requests:
+            self.seen.append(request.label)
+            parameters = analyze(parse_document(request.design)).total_params
+            if control.stopped(request.run_id):
+                result = TrainResult("stopped", "stopped before it began", 0, None, None, None, None, 0.0)
+            elif "2×64" in request.label:
+                result = TrainResult("failed", "the loss became NaN at epoch 1, batch 3", 0, None, None, None, None,
+                                     0.1, failure="non-finite-loss")
+            else:
+                history = [EpochMetrics(1, 1.0, 0.5, 0.9, parameters / 100_000, 1.0, 1e-3)]
+                result = TrainResult("finished", "finished", 1, 1, 0.9, 0.5, None, parameters / 1000, history)
+            ended = RunResult(request.run_id, RunOutcome(result, None, ()))
+            emit(RunEnded(request.run_id, ended))
+            results.append(ended)
+            if request.label == "1×64 ReLU" and self.cancel_after_second:
+                control.stop()
+        return results
+
+    cancel_after_second = False
+
+
+def test_run_sweep_trains_every_variant_on_the_run_path_records_failures_and_cancels(tmp_path):
+    from designer.training.records import TrainConfig
+
     graph = load_architecture(TEMPLATES / "lenet5.json")
+    spec = SweepSpec(depths=(1, 2), widths=(8, 64), epochs=2)
+    config = TrainConfig(epochs=7, device="cpu")
+    requests = sweep_requests(graph, spec, config)
+    assert [request.label for request in requests] == ["1×8 ReLU", "1×64 ReLU", "2×8 ReLU", "2×64 ReLU"]
+    assert all(request.config.epochs == 2 and not request.keep_weights for request in requests)
+
+    launch = FiguresFromCounts()
+    events = []
+    runs = run_sweep(graph, spec, config, emit=events.append, launch=launch)
+    assert launch.seen == ["1×8 ReLU", "1×64 ReLU", "2×8 ReLU", "2×64 ReLU"], "one queue, in order"
+    assert [run.label for run in runs] == launch.seen and len(events) == 4
     variants = head_variants(graph, [1, 2], [8, 64])
-    progress = []
-
-    def train(variant):
-        parameters = analyze(variant).total_params
-        if "2×64" in variant.name:
-            raise RuntimeError("the loss became NaN")
-        return parameters / 100_000, parameters / 1000
-
-    runs = run_sweep(variants, train, progress=lambda *event: progress.append(event))
-    assert [run.label for run in runs] == ["1×8 ReLU", "1×64 ReLU", "2×8 ReLU", "2×64 ReLU"]
-    assert progress == [(0, 4, "1×8 ReLU"), (1, 4, "1×64 ReLU"), (2, 4, "2×8 ReLU"), (3, 4, "2×64 ReLU"),
-                        (4, 4, None)]
     assert runs[0].parameters == analyze(variants[0][1]).total_params
+    assert runs[0].accuracy == pytest.approx(runs[0].parameters / 100_000)
     assert runs[3].accuracy is None and "NaN" in runs[3].error and not runs[3].ok
     assert all(run.ok for run in runs[:3])
 
-    calls = iter([False, False, True])
-    cancelled = run_sweep(variants, train, should_cancel=lambda: next(calls))
-    assert len(cancelled) == 2
+    launch = FiguresFromCounts()
+    launch.cancel_after_second = True
+    cancelled = run_sweep(graph, spec, config, launch=launch)
+    assert [run.label for run in cancelled] == ["1×8 ReLU", "1×64 ReLU"], "the variants after the cancel are left out"
 
     path = tmp_path / "sweep.csv"
     runs_to_csv(runs, path)

@@ -6,7 +6,6 @@ import numpy as np
 import torch
 
 from designer.core import Graph
-from designer.nn.transforms import ACTIVATION_TYPES
 
 
 def fc_activations(module: torch.nn.Module, graph: Graph, image) -> list[tuple[str, np.ndarray]]:
@@ -31,11 +30,11 @@ def fc_activations(module: torch.nn.Module, graph: Graph, image) -> list[tuple[s
         module.train(was_training)
     result = []
     for block_id in graph.topological_order():
-        if graph.block(block_id).type_id != "FC":
+        if not graph.block(block_id).type.fully_connected:
             continue
         readers = graph.successors(block_id)
         shown = block_id
-        if len(readers) == 1 and graph.block(readers[0]).type_id in ACTIVATION_TYPES:
+        if len(readers) == 1 and graph.block(readers[0]).type.is_activation:
             shown = readers[0]
         result.append((block_id, values[shown][0].reshape(-1).numpy().astype(np.float32)))
     return result
@@ -57,3 +56,26 @@ def top_predictions(logits, k: int = 3, class_names=None) -> list[tuple[str, flo
     if len(names) != scores.numel():
         raise ValueError(f"{len(names)} class names for {scores.numel()} scores")
     return [(names[int(index)], float(value)) for value, index in zip(values, indices)]
+
+
+def look_inside(model, index: int) -> dict:
+    """Everything the neuron view shows for test image ``index`` of ``model`` (a ``TrainedModel``):
+    the image, its label, each FC layer's activations and the top-3 predictions."""
+    from designer.training.datasets import cached_dataset
+    from designer.training.evaluation import Normalisation
+
+    dataset = cached_dataset(model.config.dataset, model.config.data_folder)
+    count = int(dataset.test_images.shape[0])
+    index = max(0, min(int(index), count - 1))
+    stored = dataset.test_images[index:index + 1]
+    normalisation = model.normalisation or Normalisation.identity(stored.shape[1])
+    image = normalisation.apply(torch.from_numpy(np.ascontiguousarray(stored)))
+    module = model.module
+    layers = fc_activations(module, model.graph, image)
+    module.eval()
+    with torch.no_grad():
+        logits = module(image)[0]
+    names = model.class_names or tuple(str(number) for number in range(int(logits.numel())))
+    return {"index": index, "count": count, "image": stored[0].astype(np.float32) / 255.0,
+            "label": int(dataset.test_labels[index]), "class_names": tuple(names), "layers": layers,
+            "top": top_predictions(logits, 3, names), "model": model.label}

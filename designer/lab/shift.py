@@ -184,3 +184,44 @@ def random_position_probe(model: torch.nn.Module, images, labels, canvas: tuple[
         correct += evaluation.accuracy * evaluation.samples
     model.train(was_training)
     return PositionProbeResult(True, correct / count, (canvas_height, canvas_width), count)
+
+
+def probe_models(models, max_shift: int, axis: str, samples: int, canvas_extra: int, *, report=None,
+                 should_stop=None) -> list[dict]:
+    """Shift-probe every ``TrainedModel`` (−max_shift…+max_shift) and try it at random places on a
+    canvas ``canvas_extra`` pixels larger, on its first ``samples`` test images.
+
+    ``report(("point", index, label, points so far, fraction done))`` after every shift and
+    ``report(("model", index, result, fraction done))`` after every model; ``should_stop()`` is
+    checked between shifts (``designer.lab.common.Cancelled``).
+    """
+    from designer.lab.common import check
+    from designer.training.datasets import cached_dataset
+
+    report = report if report is not None else (lambda data: None)
+    results = []
+    shifts = list(range(-max_shift, max_shift + 1))
+    total = len(models) * (len(shifts) + 1)
+    done = 0
+    for index, model in enumerate(models):
+        dataset = cached_dataset(model.config.dataset, model.config.data_folder)
+        images, labels = dataset.test_images[:samples], dataset.test_labels[:samples]
+        points = []
+        for shift in shifts:
+            check(should_stop)
+            measured = shift_probe(model.module, images, labels, [shift], axis=axis,
+                                   normalisation=model.normalisation, should_stop=should_stop)
+            check(should_stop)
+            points.extend(measured)
+            done += 1
+            report(("point", index, model.label, list(points), done / total))
+        height, width = images.shape[2:]
+        canvas = (height + canvas_extra, width + canvas_extra)
+        position = random_position_probe(model.module, images, labels, canvas, normalisation=model.normalisation,
+                                         should_stop=should_stop)
+        check(should_stop)
+        done += 1
+        results.append({"label": model.label, "points": points, "position": position, "samples": len(labels),
+                        "dataset": model.config.dataset})
+        report(("model", index, results[-1], done / total))
+    return results

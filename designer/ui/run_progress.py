@@ -1,0 +1,109 @@
+"""Progress of a run in the Training dock: the epoch and run bars, speed, time left.
+
+Batch updates arrive up to 20 times a second; the bars are repainted at most
+``PROGRESS_PER_SECOND`` times (each repaint costs the GUI thread, not the trainer), from
+everything that arrived since the last time.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+from PySide6.QtCore import QTimer, Slot
+from PySide6.QtWidgets import QLabel, QProgressBar, QVBoxLayout, QWidget
+
+PROGRESS_PER_SECOND = 5
+
+
+def format_duration(seconds: float) -> str:
+    if not math.isfinite(seconds) or seconds < 0:
+        return "–"
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
+
+
+class RunProgress(QWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.epoch_progress = QProgressBar()
+        self.run_progress = QProgressBar()
+        for bar in (self.epoch_progress, self.run_progress):
+            bar.setTextVisible(True)
+            bar.setRange(0, 1000)
+        self.speed_label = QLabel(" ")
+        self.speed_label.setStyleSheet("color: #5f6b7a")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        for widget in (self.epoch_progress, self.run_progress, self.speed_label):
+            layout.addWidget(widget)
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(1000 // PROGRESS_PER_SECOND)
+        self._timer.timeout.connect(self._on_timer_timeout)
+        self.reset()
+
+    def reset(self) -> None:
+        """Empty bars for a new run; the clock starts now."""
+        self._timer.stop()
+        self.info = None
+        self.latest = None  # the newest BatchMetrics
+        self._samples_per_second = 0.0
+        self._pending_seconds = 0.0
+        self._pending_samples = 0
+        self._started_at = time.perf_counter()
+        self.epoch_progress.setValue(0)
+        self.run_progress.setValue(0)
+        self.epoch_progress.setFormat("epoch")
+        self.run_progress.setFormat("run")
+        self.speed_label.setText(" ")
+
+    def start(self, info) -> None:
+        """Training has begun (``RunInfo``); time left counts from here."""
+        self.info = info
+        self._started_at = time.perf_counter()
+
+    def add(self, points) -> None:
+        """New ``BatchPoints``; shown within 1/PROGRESS_PER_SECOND s."""
+        self._pending_seconds += sum(points.seconds)
+        self._pending_samples += sum(points.sizes)
+        self.latest = points.latest
+        if not self._timer.isActive():
+            self._timer.start()
+
+    def done(self) -> None:
+        self.epoch_progress.setValue(1000)
+        self.run_progress.setValue(1000)
+        self.run_progress.setFormat("run 100% — done")
+
+    @Slot()
+    def _on_timer_timeout(self) -> None:
+        self.show_now()
+
+    def show_now(self) -> None:
+        """Bars and the speed line from the batches since the last time."""
+        latest, info = self.latest, self.info
+        self._timer.stop()
+        if latest is None or info is None:
+            return
+        if self._pending_seconds > 0:
+            speed = self._pending_samples / self._pending_seconds
+            self._samples_per_second = (speed if not self._samples_per_second
+                                        else 0.7 * self._samples_per_second + 0.3 * speed)
+        self._pending_seconds = 0.0
+        self._pending_samples = 0
+        done = (latest.epoch - 1) * latest.batches + latest.batch
+        total = info.epochs * latest.batches
+        self.epoch_progress.setValue(int(1000 * latest.batch / latest.batches))
+        self.epoch_progress.setFormat(f"epoch {latest.epoch}/{info.epochs} — batch {latest.batch}/{latest.batches}")
+        self.run_progress.setValue(int(1000 * done / total))
+        elapsed = time.perf_counter() - self._started_at
+        left = elapsed / done * (total - done) if done else math.inf
+        self.run_progress.setFormat(f"run {100 * done / total:.0f}% — {format_duration(left)} left")
+        self.speed_label.setText(f"{self._samples_per_second:,.0f} samples/s · loss {latest.loss:.3f} · "
+                                 f"elapsed {format_duration(elapsed)}")
+
+
+__all__ = ["PROGRESS_PER_SECOND", "RunProgress", "format_duration"]

@@ -1,0 +1,186 @@
+"""The Training dock's settings form: dataset (and a folder of one's own) and every TrainConfig setting;
+and the warning under it when the design does not fit the dataset (``designer.training.fit``)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal, Slot
+import html
+
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QFrame, QHBoxLayout,
+                               QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget)
+
+from designer.data import DATASET_NAMES, DEFAULT_DATASET, dataset_info
+from designer.training.records import DEVICES, OPTIMIZERS, TrainConfig
+
+OPTIMIZER_LABELS = {"sgd": "SGD (momentum 0.9)", "adam": "Adam", "adamw": "AdamW"}
+
+
+class TrainingSettings(QWidget):
+    """Builds the ``TrainConfig`` of the next run; locked while one runs."""
+
+    #: the dataset or its folder changed (the dock checks the design against it again)
+    dataset_changed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.allow_download = True  # False: a dataset that is not on disk fails instead of downloading
+        self.data_folder: str | None = None
+        self.dataset_combo = QComboBox()
+        for name in DATASET_NAMES:
+            info = dataset_info(name)
+            self.dataset_combo.addItem(info.label + (" (built in)" if info.download_bytes == 0 else ""), name)
+            self.dataset_combo.setItemData(self.dataset_combo.count() - 1, info.description, Qt.ToolTipRole)
+        self.dataset_combo.setCurrentIndex(max(0, self.dataset_combo.findData(DEFAULT_DATASET)))
+        self.dataset_combo.currentIndexChanged.connect(self._on_dataset_combo_changed)
+        self.folder_button = QPushButton("Folder…")
+        self.folder_button.setToolTip("Read the dataset files from a folder of your own "
+                                      "(the IDX files, or CIFAR-10's archive or folder)")
+        self.folder_button.clicked.connect(self._on_folder_button_clicked)
+        self.folder_clear_button = QPushButton("×")
+        self.folder_clear_button.setToolTip("Forget the folder: use the cache or download")
+        self.folder_clear_button.setFixedWidth(28)
+        self.folder_clear_button.clicked.connect(self._on_folder_clear_button_clicked)
+        self.folder_label = QLabel()
+        self.folder_label.setWordWrap(True)
+        self.folder_label.setStyleSheet("color: #5f6b7a")
+        dataset_row = QHBoxLayout()
+        dataset_row.addWidget(self.dataset_combo, 1)
+        dataset_row.addWidget(self.folder_button)
+        dataset_row.addWidget(self.folder_clear_button)
+
+        defaults = TrainConfig()
+        self.epochs_spin = _spin(1, 1000, defaults.epochs)
+        self.batch_size_spin = _spin(1, 65536, defaults.batch_size)
+        self.optimizer_combo = QComboBox()
+        for name in OPTIMIZERS:
+            self.optimizer_combo.addItem(OPTIMIZER_LABELS.get(name, name), name)
+        self.optimizer_combo.setCurrentIndex(self.optimizer_combo.findData(defaults.optimizer))
+        self.learning_rate_spin = _rate(1e-6, 10.0, defaults.learning_rate)
+        self.weight_decay_spin = _rate(0.0, 1.0, defaults.weight_decay)
+        self.weight_decay_spin.setToolTip("L2 penalty on the weights: one of the article's cures for overfitting")
+        self.validation_spin = QDoubleSpinBox()
+        self.validation_spin.setRange(0.0, 0.5)
+        self.validation_spin.setSingleStep(0.05)
+        self.validation_spin.setValue(defaults.validation_fraction)
+        self.validation_spin.setToolTip("Share of the training images held out to draw the validation curves")
+        self.early_stopping_check = QCheckBox("after")
+        self.patience_spin = _spin(1, 100, 3)
+        self.patience_spin.setSuffix(" epochs")
+        self.patience_spin.setToolTip("Stop when the validation loss has not improved for this many epochs")
+        self.patience_spin.setEnabled(False)
+        self.early_stopping_check.toggled.connect(self.patience_spin.setEnabled)
+        early_row = QHBoxLayout()
+        early_row.addWidget(self.early_stopping_check)
+        early_row.addWidget(self.patience_spin, 1)
+        self.device_combo = QComboBox()
+        for name in DEVICES:
+            self.device_combo.addItem(name, name)
+        self.device_combo.setToolTip("auto: a CUDA GPU, else Apple MPS, else the CPU")
+
+        form = QFormLayout(self)
+        form.setContentsMargins(0, 0, 0, 0)
+        form.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
+        for label, field in (("Dataset", dataset_row), ("", self.folder_label), ("Epochs", self.epochs_spin),
+                             ("Batch size", self.batch_size_spin), ("Optimizer", self.optimizer_combo),
+                             ("Learning rate", self.learning_rate_spin), ("Weight decay", self.weight_decay_spin),
+                             ("Validation", self.validation_spin), ("Early stop", early_row),
+                             ("Device", self.device_combo)):
+            form.addRow(label, field)
+        self.widgets = [self.dataset_combo, self.folder_button, self.folder_clear_button, self.epochs_spin,
+                        self.batch_size_spin, self.optimizer_combo, self.learning_rate_spin, self.weight_decay_spin,
+                        self.validation_spin, self.early_stopping_check, self.patience_spin, self.device_combo]
+        self.set_data_folder(None)
+
+    # ------------------------------------------------------------------ what the next run uses
+
+    @property
+    def dataset_name(self) -> str:
+        return self.dataset_combo.currentData()
+
+    def set_dataset(self, name: str) -> None:
+        self.dataset_combo.setCurrentIndex(self.dataset_combo.findData(name))
+
+    def set_device(self, name: str) -> None:
+        self.device_combo.setCurrentIndex(self.device_combo.findData(name))
+
+    def config(self) -> TrainConfig:
+        return TrainConfig(
+            dataset=self.dataset_name, data_folder=self.data_folder, epochs=self.epochs_spin.value(),
+            batch_size=self.batch_size_spin.value(), optimizer=self.optimizer_combo.currentData(),
+            learning_rate=self.learning_rate_spin.value(), weight_decay=self.weight_decay_spin.value(),
+            validation_fraction=self.validation_spin.value(),
+            early_stopping_patience=self.patience_spin.value() if self.early_stopping_check.isChecked() else None,
+            device=self.device_combo.currentData(), download=self.allow_download)
+
+    def set_data_folder(self, folder: str | None) -> None:
+        self.data_folder = folder or None
+        self.folder_label.setText(f"from {folder}" if folder else "")
+        self.folder_label.setVisible(bool(folder))
+        self.folder_clear_button.setVisible(bool(folder))
+        self.dataset_changed.emit()
+
+    def set_running(self, running: bool) -> None:
+        for widget in self.widgets:
+            widget.setEnabled(not running)
+        self.patience_spin.setEnabled(not running and self.early_stopping_check.isChecked())
+
+    # ------------------------------------------------------------------ handlers
+
+    @Slot(int)
+    def _on_dataset_combo_changed(self, _index: int) -> None:
+        self.dataset_changed.emit()
+
+    @Slot()
+    def _on_folder_button_clicked(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, f"Folder with the {dataset_info(self.dataset_name).label} files")
+        if folder:
+            self.set_data_folder(folder)
+
+    @Slot()
+    def _on_folder_clear_button_clicked(self) -> None:
+        self.set_data_folder(None)
+
+
+class FitWarning(QFrame):
+    """Says how the design misfits the dataset, with *Adapt input to dataset* when one edit fixes it."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("inputCheck")
+        self.setStyleSheet("#inputCheck { background: #fff4e5; border: 1px solid #f0c27b; border-radius: 4px; }")
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+        self.adapt_button = QPushButton("Adapt input to dataset")
+        self.adapt_button.setToolTip("Set the Input block (and the classifier's outputs) to fit the dataset; "
+                                     "one undo step")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 4, 6, 4)
+        layout.addWidget(self.label)
+        layout.addWidget(self.adapt_button, 0, Qt.AlignLeft)
+
+    def show_check(self, check, editable: bool) -> None:
+        """``check``: a ``FitCheck``; hidden when the design fits."""
+        self.setVisible(not check.fits)
+        if not check.fits:
+            self.label.setText("⚠ " + html.escape(check.message) + ".")
+            self.adapt_button.setVisible(check.adaptable)
+            self.adapt_button.setEnabled(editable)
+
+
+def _spin(minimum: int, maximum: int, value: int) -> QSpinBox:
+    spin = QSpinBox()
+    spin.setRange(minimum, maximum)
+    spin.setValue(value)
+    return spin
+
+
+def _rate(minimum: float, maximum: float, value: float) -> QDoubleSpinBox:
+    spin = QDoubleSpinBox()
+    spin.setDecimals(6)
+    spin.setRange(minimum, maximum)
+    spin.setStepType(QDoubleSpinBox.AdaptiveDecimalStepType)
+    spin.setValue(value)
+    return spin
+
+
+__all__ = ["FitWarning", "OPTIMIZER_LABELS", "TrainingSettings"]
