@@ -223,9 +223,7 @@ class Graph:
 
     def new_block_id(self, type_id: str) -> str:
         """A readable id not yet used, e.g. ``conv3`` or ``fc2``."""
-        stem = {"Conv2d": "conv", "MaxPool2d": "maxpool", "AvgPool2d": "avgpool", "BatchNorm2d": "bn"}.get(
-            type_id, type_id.lower()
-        )
+        stem = block_type(type_id).id_prefix
         # Every number below the hint is known to be taken, so adding block after block costs
         # no rescan from 1 (that made building a 100,000-block chain quadratic).
         number = self._free_number_hints.get(stem, 1)
