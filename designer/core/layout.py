@@ -1,7 +1,8 @@
 """Automatic layout of a design: layered top to bottom, branches side by side.
 
-Pure Python on ``designer.core.Graph`` (no Qt), so it is cheap to test and to run before a
-loaded graph is shown. A block's position is the top-left corner of its canvas item.
+Pure Python on ``designer.core.Graph`` (no Qt), so it is cheap to test, runs before a
+loaded graph is shown and lays out imported models headless. A block's position is the
+top-left corner of its canvas item.
 
 Layers come from the longest path from an input, so every wire points downwards. A long
 chain (VGG-16 has 39 blocks) would be a column far taller than any window, unreadable once
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import math
 
-from designer.core import Graph
+from designer.core.graph import Graph
 
 #: size of a block item on the canvas (canvas_items uses the same figures)
 BLOCK_WIDTH = 190.0
