@@ -30,20 +30,32 @@ def _train(arguments) -> int:
     return run_training_command(arguments)
 
 
+def _export(arguments) -> int:
+    from designer.exchange.cli import run_export_command
+
+    return run_export_command(arguments)
+
+
+def _import(arguments) -> int:
+    from designer.exchange.cli import run_import_command
+
+    return run_import_command(arguments)
+
+
 def _window(arguments) -> int:
     from designer.ui.app import run_window
 
     return run_window(arguments)
 
 
-COMMANDS = ("info", "train")
+COMMANDS = ("info", "train", "export", "import")
 
 
 def build_window_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="network-designer",
         description="Design convolutional networks, see what every block costs, train them. "
-        "Headless commands: info, train (see `network-designer COMMAND --help`).",
+        "Headless commands: info, train, export, import (see `network-designer COMMAND --help`).",
     )
     parser.add_argument("file", nargs="?", help="architecture JSON to open (default: the LeNet-5 template)")
     parser.add_argument("--screenshot", metavar="PNG", help="render the window to a PNG file and exit")
@@ -68,6 +80,16 @@ def build_command_parser() -> argparse.ArgumentParser:
     if add_training_arguments is not None:
         add_training_arguments(train)
     train.set_defaults(handler=_train)
+
+    from designer.exchange.cli import add_export_arguments, add_import_arguments
+
+    export = commands.add_parser("export", help="write a design as standalone PyTorch code or as ONNX")
+    add_export_arguments(export)
+    export.set_defaults(handler=_export)
+
+    import_ = commands.add_parser("import", help="read an ONNX model as a design (and its weights as a checkpoint)")
+    add_import_arguments(import_)
+    import_.set_defaults(handler=_import)
     return parser
 
 
