@@ -243,8 +243,8 @@ def _put_back_dropouts(proto, graph: Graph, owners: list, block_output: dict, ne
             if owner in readers:
                 node.input[:] = [output if name == tensor else name for name in node.input]
         ratio = f"{block_id}.ratio"
-        proto.graph.initializer.append(numpy_helper.from_array(np.array(block.params["p"], dtype=np.float32),
-                                                              ratio))
+        ratio_value = np.array(block.params["p"], dtype=np.float32)
+        proto.graph.initializer.append(numpy_helper.from_array(ratio_value, ratio))
         dropout = helper.make_node("Dropout", [tensor, ratio], [output], name=block_id)
         position = next((index + 1 for index, node in enumerate(proto.graph.node) if tensor in node.output), 0)
         proto.graph.node.insert(position, dropout)
