@@ -93,14 +93,16 @@ def run_import_command(arguments: argparse.Namespace) -> int:
     from designer.core import analyze
     from designer.exchange.errors import ExchangeError
     from designer.exchange.onnx_import import import_onnx, write_import
-    from designer.exchange.output import check_output
+    from designer.exchange.output import check_output, check_writable
 
     started = time.perf_counter()
     try:
         # Refuse existing outputs before reading a model of half a gigabyte.
         check_output(Path(arguments.output), arguments.force, "file")
+        check_writable(Path(arguments.output))
         if arguments.weights:
             check_output(Path(arguments.weights), arguments.force, "file")
+            check_writable(Path(arguments.weights))
         result = import_onnx(arguments.file, arguments.name)
         write_import(result, arguments.output, arguments.weights, force=arguments.force)
     except ExchangeError as error:

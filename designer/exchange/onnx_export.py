@@ -283,10 +283,11 @@ def describe_input(shape, normalisation, raw: bool) -> str:
 
 def export_onnx(graph: Graph, output: str | Path, weights=None, force: bool = False) -> OnnxExport:
     """Write the design (with ``weights``, else seeded random ones) as one ONNX file."""
-    from designer.exchange.output import check_output
+    from designer.exchange.output import check_output, check_writable
 
     output = Path(output)
-    check_output(output, force, "file")  # refuse before minutes of exporting
+    check_output(output, force, "file")  # refuse before a long export
+    check_writable(output)
     require_onnx("ONNX export")
     import onnx
     import onnx_ir

@@ -57,6 +57,18 @@ def check_output(path: Path, force: bool, kind: str) -> None:
             raise ExchangeError(f"{path} already exists; choose another name or add --force to replace it")
 
 
+def check_writable(path: Path) -> None:
+    """Refuse at once (before a long export) when nothing can be written beside ``path``."""
+    path = Path(path)
+    _make_parent(path)
+    try:
+        descriptor, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=path.parent)
+    except OSError as error:
+        raise ExchangeError(f"cannot write in {path.parent}: {_reason(error)}") from None
+    os.close(descriptor)
+    os.unlink(name)
+
+
 def _make_parent(path: Path) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
