@@ -173,8 +173,9 @@ class Converter:
     # ------------------------------------------------------------------ nodes
 
     def convert(self) -> None:
-        unsupported = [node for node in self.model.graph.node
-                       if node.op_type not in SUPPORTED and id(node) not in self.plumbing]
+        self.read_input()  # takes in the Cast, Mul and Add of a raw-pixel model
+        unsupported = [node for node in self.model.graph.node if node.op_type not in SUPPORTED
+                       and id(node) not in self.plumbing and id(node) not in self.skipped]
         if unsupported:
             listed = ", ".join(f"{node.op_type} (node '{node.name or node.output[0]}')" for node in unsupported[:12])
             more = f" and {len(unsupported) - 12} more" if len(unsupported) > 12 else ""
@@ -182,7 +183,6 @@ class Converter:
                                 f"blocks exist for Conv, Gemm, MatMul+Add, Relu, LeakyRelu, Sigmoid, Tanh, "
                                 f"Gelu, MaxPool, AveragePool, GlobalAveragePool, BatchNormalization, "
                                 f"Dropout, Flatten, Add and Concat")
-        self.read_input()
         for node in self.model.graph.node:
             if id(node) in self.skipped or id(node) in self.plumbing or node.op_type == "Constant":
                 continue

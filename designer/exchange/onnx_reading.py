@@ -127,7 +127,8 @@ def shape_plumbing(graph, wiring: Wiring) -> set[int]:
             feeds_shapes = all(output in shape_tensors or not wiring.readers_of(output) for output in node.output)
             if used and feeds_shapes and not any(wiring.is_output(output) for output in node.output):
                 plumbing.add(id(node))
-                shape_tensors.update(name for name in node.input if name)
+                if node.op_type not in ("Shape", "Size"):  # those read data, only its shape is used
+                    shape_tensors.update(name for name in node.input if name)
                 changed = True
     return plumbing
 

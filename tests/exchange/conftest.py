@@ -29,6 +29,21 @@ def main_command():
     return run_main
 
 
+@pytest.fixture
+def cli(capsys):
+    """``cli(*arguments)`` → (exit code, stdout, stderr) of ``python main.py …`` run in this process
+    (torch is loaded already, so it takes a fraction of a subprocess's time)."""
+    from designer.cli import main
+
+    def run(*arguments):
+        capsys.readouterr()
+        code = main([str(argument) for argument in arguments])
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return run
+
+
 def torch_site() -> str:
     import torch
 

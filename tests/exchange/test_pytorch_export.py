@@ -48,14 +48,18 @@ print(json.dumps({"parameters": count, "class": type(model).__name__,
 
 
 def trained_weights_for(graph: Graph, seed: int) -> Weights:
-    """Random but non-default weights (BatchNorm statistics too), as if trained."""
-    module = build_module(graph)
+    """Random weights with BatchNorm statistics, as if trained."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)  # the builder's own initialisation keeps the outputs of a sane size
+        module = build_module(graph)
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, tensor in module.state_dict().items():
-            if tensor.is_floating_point():
-                values = torch.rand(tensor.shape, generator=generator) * 0.2
-                tensor.copy_(values + 0.5 if name.endswith("running_var") else values - 0.1)
+            # BatchNorm starts as an identity; give it statistics, as training would.
+            if name.endswith(("running_mean", "bias")) and tensor.dim() == 1:
+                tensor.add_(torch.rand(tensor.shape, generator=generator) * 0.2 - 0.1)
+            elif name.endswith("running_var") or (name.endswith("weight") and tensor.dim() == 1):
+                tensor.copy_(torch.rand(tensor.shape, generator=generator) + 0.5)
     return Weights(module.eval(), trained=True, source="a test")
 
 
@@ -245,41 +249,40 @@ def test_class_names_come_from_the_design_name():
     assert class_name("none") == "NoneNet"
 
 
-def test_an_output_folder_that_exists_is_refused_unless_forced(tmp_path, main_command):
+def test_an_output_folder_that_exists_is_refused_unless_forced(tmp_path, cli):
     folder = tmp_path / "out"
-    assert main_command("export", TEMPLATE_PATHS["lenet5"], "--output", folder).returncode == 0
+    assert cli("export", TEMPLATE_PATHS["lenet5"], "--output", folder)[0] == 0
     (folder / "model.py").write_text("# edited\n")
 
-    refused = main_command("export", TEMPLATE_PATHS["lenet5"], "--output", folder)
-    assert refused.returncode == 2
-    assert refused.stderr.strip().count("\n") == 0 and "already exists" in refused.stderr and "--force" in refused.stderr
+    code, _, err = cli("export", TEMPLATE_PATHS["lenet5"], "--output", folder)
+    assert code == 2
+    assert err.count("\n") == 1 and "already exists" in err and "--force" in err
     assert (folder / "model.py").read_text() == "# edited\n"
 
-    forced = main_command("export", TEMPLATE_PATHS["lenet5"], "--output", folder, "--force")
-    assert forced.returncode == 0, forced.stderr
+    code, _, err = cli("export", TEMPLATE_PATHS["lenet5"], "--output", folder, "--force")
+    assert code == 0, err
     assert (folder / "model.py").read_text().startswith('"""LeNet-5 as a PyTorch module')
     assert sorted(path.name for path in tmp_path.iterdir()) == ["out"]  # no temporary left behind
 
 
-def test_force_never_replaces_a_folder_that_is_not_an_export(tmp_path, main_command):
+def test_force_never_replaces_a_folder_that_is_not_an_export(tmp_path, cli):
     folder = tmp_path / "documents"
     folder.mkdir()
     (folder / "thesis.txt").write_text("years of work")
 
-    completed = main_command("export", TEMPLATE_PATHS["lenet5"], "--output", folder, "--force")
+    code, _, err = cli("export", TEMPLATE_PATHS["lenet5"], "--output", folder, "--force")
 
-    assert completed.returncode == 2
-    assert "not an earlier export" in completed.stderr
+    assert code == 2
+    assert "not an earlier export" in err
     assert (folder / "thesis.txt").read_text() == "years of work"
 
 
-def test_a_checkpoint_that_does_not_fit_the_design_is_refused_and_nothing_is_written(trained_lenet, tmp_path,
-                                                                                   main_command):
+def test_a_checkpoint_that_does_not_fit_the_design_is_refused_and_nothing_is_written(trained_lenet, tmp_path, cli):
     _, checkpoint, *_ = trained_lenet
     for output in (tmp_path / "code", tmp_path / "model.onnx"):
-        completed = main_command("export", TEMPLATE_PATHS["mnist-cnn"], "--output", output, "--checkpoint", checkpoint)
-        assert completed.returncode == 2
-        assert "do not fit the design" in completed.stderr and completed.stderr.count("\n") == 1
+        code, _, err = cli("export", TEMPLATE_PATHS["mnist-cnn"], "--output", output, "--checkpoint", checkpoint)
+        assert code == 2
+        assert "do not fit the design" in err and err.count("\n") == 1
         assert not output.exists()
     assert sorted(path.name for path in tmp_path.iterdir()) == []
 
@@ -324,11 +327,11 @@ def test_a_read_only_output_folder_is_a_one_line_error_and_leaves_nothing(tmp_pa
     assert list(parent.iterdir()) == []
 
 
-def test_a_bad_design_file_is_exit_2(tmp_path, main_command):
+def test_a_bad_design_file_is_exit_2(tmp_path, cli):
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
-    completed = main_command("export", bad, "--output", tmp_path / "out")
-    assert completed.returncode == 2 and "not valid JSON" in completed.stderr
+    code, _, err = cli("export", bad, "--output", tmp_path / "out")
+    assert code == 2 and "not valid JSON" in err
     assert not (tmp_path / "out").exists()
 
 
@@ -342,10 +345,10 @@ def test_an_invalid_design_cannot_be_exported(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def test_untrained_export_says_so_and_has_no_weights(tmp_path, main_command):
-    completed = main_command("export", TEMPLATE_PATHS["mnist-cnn-gap"], "--output", tmp_path / "gap")
-    assert completed.returncode == 0, completed.stderr
-    assert "weights: none" in completed.stdout and "--checkpoint" in completed.stdout
+def test_untrained_export_says_so_and_has_no_weights(tmp_path, cli):
+    code, out, err = cli("export", TEMPLATE_PATHS["mnist-cnn-gap"], "--output", tmp_path / "gap")
+    assert code == 0, err
+    assert "weights: none" in out and "--checkpoint" in out
     assert {path.name for path in (tmp_path / "gap").iterdir()} == EXPORT_FILES
     assert "random weights" in (tmp_path / "gap" / "README.md").read_text()
     assert untrained(load_architecture(TEMPLATE_PATHS["mnist-cnn-gap"])).trained is False
