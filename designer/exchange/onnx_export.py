@@ -130,8 +130,6 @@ def _block_of(node, key_to_id: dict[str, str]) -> str | None:
 
 def tidy(proto, graph: Graph) -> None:
     """Name nodes, tensors and weights after the design's blocks; put Dropout blocks back."""
-    import onnx
-
     from designer.exchange.pytorch_code import attribute_names
     from designer.nn.builder import BlockModules
 
@@ -208,8 +206,6 @@ def tidy(proto, graph: Graph) -> None:
     del proto.metadata_props[:]
     proto.graph.name = graph.name
     proto.graph.doc_string = ""
-    if proto.ByteSize() < 2**31 - 1:  # the checker cannot hold a larger model in one message
-        onnx.checker.check_model(proto)
 
 
 def _put_back_dropouts(proto, graph: Graph, owners: list, block_output: dict, network_input: str,
@@ -343,6 +339,12 @@ def export_onnx(graph: Graph, output: str | Path, weights=None, force: bool = Fa
     proto.doc_string = f"{graph.name}, exported from Network Designer. Input: {input_text}."
 
     data = proto.SerializeToString()
+    try:
+        if len(data) < 2**31 - 1:  # larger models cannot be checked in one message; onnxruntime still runs them
+            onnx.checker.check_model(data)
+    except Exception as error:  # noqa: BLE001 - ValidationError; a bug of this program, said in one line
+        raise ExchangeError(f"the exported model is not valid ONNX ({' '.join(str(error).split())[:200]}); "
+                            f"the file was not written") from None
     difference = _check_with_onnxruntime(data, exported, example)
     if not difference <= TOLERANCE:
         raise ExchangeError(f"onnxruntime's outputs differ from PyTorch's by {difference:.3g} "

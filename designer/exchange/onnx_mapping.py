@@ -323,7 +323,9 @@ class Converter:
         if matrix is None or matrix.ndim != 2:
             raise self.fail(node, "its weight must be a constant matrix")
         weight = matrix if int(values.get("transB", 0)) else matrix.T
-        weight = weight * float(values.get("alpha", 1.0))
+        alpha = float(values.get("alpha", 1.0))
+        if alpha != 1.0:  # (VGG-16's first FC alone is 400 MB: no copy unless needed)
+            weight = weight * alpha
         if bias is not None:
             bias = self.np.asarray(bias, dtype=self.np.float64) * float(values.get("beta", 1.0))
             if bias.size not in (1, weight.shape[0]):

@@ -137,7 +137,10 @@ class ExchangeMenu(QObject):
         try:
             weights = fitted(self.window.document.graph, trained.graph, trained.module, source=source,
                              normalisation=trained.normalisation, class_names=trained.class_names,
-                             config=trained.config, result=trained.result)
+                             # Only a run's record says what the weights were trained with; an
+                             # imported model's record holds default settings.
+                             config=trained.config if trained.result is not None else None,
+                             result=trained.result)
         except ExchangeError as error:
             return None, (f"without trained weights: those of {source} do not fit the design as it is now "
                           f"({str(error).split(': ', 1)[-1]})")
