@@ -1,9 +1,12 @@
 """A design as one ONNX file: torch.onnx's exporter (torch.export + onnxscript), then tidied.
 
-Why this exporter: measured on every template (README, "Export and import"), the dynamo-based
-exporter is about four times faster on VGG-16 than the TorchScript one, which is deprecated
-since PyTorch 2.9 and warns a dozen times per export (TracerWarnings from the builder's
-``keep`` argument among them); both match PyTorch's outputs to 1e-7.
+Why this exporter (``tests/benchmarks/bench_export.py --compare-exporters``, figures in the
+README, "Export and import"): both match PyTorch's outputs to 2e-7 on every template. The
+dynamo-based one is three times faster on VGG-16 (3.3 s against 9.7 s), where the time is
+felt, and slower on the small templates (1.2-1.9 s against 0.1-0.3 s), where it is not. The
+TorchScript-based one is deprecated since PyTorch 2.9, raises 14-42 warnings per export
+(TracerWarnings from the builder's ``keep`` argument among them) against one, and folds
+BatchNorm into the convolution before it in eval mode.
 
 The exporter's own optimiser is not used: it folds BatchNorm into the convolution before it,
 so the file would no longer show the design's blocks (and an import would not give them

@@ -26,6 +26,7 @@ written against it runs either way unchanged::
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -132,6 +133,11 @@ class Processes:
         model = model.to(self.device)
         if not self.distributed:
             return model
+        # A convolution over one input channel gets gradients whose stride on
+        # that size-1 axis differs from the bucket's; the values are the same,
+        # and the warning in every backward pass would only alarm.
+        warnings.filterwarnings(
+            "ignore", message="Grad strides do not match bucket view strides")
         device_ids = None
         if self.device.type == "cuda":
             device_ids = [self.device.index]

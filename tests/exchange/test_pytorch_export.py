@@ -142,7 +142,7 @@ torch.save(model.state_dict(), os.path.join(folder, f"rank{os.environ['RANK']}.p
 """
 
 
-def test_exported_train_py_runs_under_torchrun_with_two_processes_and_identical_weights(tmp_path):
+def test_exported_train_py_runs_under_torchrun_with_two_processes_and_identical_weights(tmp_path, standalone):
     folder = tmp_path / "lenet"
     export_pytorch(load_architecture(TEMPLATE_PATHS["lenet5"]), folder)
     worker = tmp_path / "worker.py"
@@ -154,6 +154,7 @@ def test_exported_train_py_runs_under_torchrun_with_two_processes_and_identical_
     completed = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path)
 
     assert completed.returncode == 0, completed.stderr[-3000:]
+    assert "Warning" not in completed.stderr, completed.stderr[-3000:]
     assert "2 process(es) on cpu" in completed.stdout
     assert completed.stdout.count("test accuracy") == 1  # only rank 0 prints
     record = json.loads((folder / "trained.json").read_text())
@@ -163,6 +164,17 @@ def test_exported_train_py_runs_under_torchrun_with_two_processes_and_identical_
     for key in ranks[0]:
         assert torch.equal(ranks[0][key], ranks[1][key]), key
         assert torch.equal(ranks[0][key], saved[key]), key
+
+    # Two processes of batch 32 take the steps of one process of batch 64 (DistributedSampler's
+    # interleaved shares of one seeded order; DDP averages the gradients).
+    code = ("import runpy\n"
+            f"sys.argv = ['train.py', '--data', {str(SAMPLE)!r}, '--epochs', '1', '--batch-size', '64', "
+            f"'--device', 'cpu', '--save', 'single.pt']\n"
+            "runpy.run_path('train.py', run_name='__main__')\n")
+    single = standalone(code, folder, timeout=600)
+    assert single.returncode == 0, single.stderr
+    alone = torch.load(folder / "single.pt", weights_only=True)
+    assert max(torch.max(torch.abs(alone[key] - saved[key])).item() for key in saved) <= 1e-5
 
 
 def test_distributed_py_in_an_export_is_a_byte_identical_copy_and_stands_alone(tmp_path):
