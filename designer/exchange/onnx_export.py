@@ -16,7 +16,8 @@ exporter's shape arithmetic for a flatten into a constant shape, and then by ``t
 - nodes and tensors are named after the blocks they come from (``conv1``, ``fc1/Reshape``),
   weights as in model.py (``conv1.weight``);
 - Dropout blocks, which vanish from an inference graph, come back as ONNX Dropout nodes
-  (identities outside training), so the file shows every block of the design;
+  (identities outside training), and a Flatten of a vector as a Flatten node, so the file
+  shows every block of the design;
 - the exporter's per-node metadata (stack traces with file paths) is dropped; the model gets
   metadata of its own: the design's name, what the input is, the normalisation, class names.
 
@@ -131,12 +132,63 @@ def _block_of(node, key_to_id: dict[str, str]) -> str | None:
     return None
 
 
-def tidy(proto, graph: Graph) -> None:
-    """Name nodes, tensors and weights after the design's blocks; put Dropout blocks back."""
+def identifier_graph(graph: Graph) -> tuple[Graph, dict[str, str]]:
+    """A copy whose block ids are plain Python identifiers, and {its id: the design's id}.
+
+    torch.export writes Python code that names every submodule: a block called ``class`` or
+    ``conv-1`` would not parse. The exported file gets the design's ids back in ``tidy``.
+    """
+    import keyword
+
+    from designer.nn.builder import BlockModules
+
+    renamed: dict[str, str] = {}
+    taken = set(graph.blocks)
+    for index, block_id in enumerate(graph.topological_order()):
+        safe = block_id
+        if not block_id.isidentifier() or keyword.iskeyword(block_id) or BlockModules.key_of(block_id) != block_id:
+            safe, number = f"block{index}", index
+            while safe in taken:
+                number += 1
+                safe = f"block{number}"
+            taken.add(safe)
+        renamed[block_id] = safe
+    copy = Graph(graph.name)
+    for block in graph:
+        copy.add_block(block.type_id, dict(block.params), block.position, renamed[block.id])
+    for edge in graph.edges:
+        copy.connect(renamed[edge.source], renamed[edge.target], edge.port)
+    return copy, {safe: original for original, safe in renamed.items()}
+
+
+def _module_for(graph: Graph, module, original_of: dict[str, str]):
+    """The identifier graph's module holding ``module``'s weights."""
+    from designer.nn import build_module
+    from designer.nn.builder import BlockModules
+
+    safe_module = build_module(graph)
+    state = module.state_dict()
+    moved = {}
+    for safe, original in original_of.items():
+        old, new = f"blocks.{BlockModules.key_of(original)}.", f"blocks.{BlockModules.key_of(safe)}."
+        for key, value in state.items():
+            if key.startswith(old):
+                moved[new + key[len(old):]] = value
+    safe_module.load_state_dict(moved, strict=True)
+    return safe_module.eval()
+
+
+def tidy(proto, graph: Graph, original_of: dict[str, str] | None = None) -> None:
+    """Name nodes, tensors and weights after the design's blocks; put Dropout blocks back.
+
+    ``original_of`` maps the ids of the graph that was exported (see ``identifier_graph``) to the
+    design's; without it they are the same.
+    """
     from designer.exchange.pytorch_code import attribute_names
     from designer.nn.builder import BlockModules
 
-    key_to_id = {BlockModules.key_of(block_id): block_id for block_id in graph.blocks}
+    original_of = original_of or {block_id: block_id for block_id in graph.blocks}
+    key_to_id = {BlockModules.key_of(safe): original for safe, original in original_of.items()}
     names = attribute_names(graph)
     nodes = list(proto.graph.node)
     owners = [_block_of(node, key_to_id) for node in nodes]
@@ -201,18 +253,34 @@ def tidy(proto, graph: Graph) -> None:
     for info in proto.graph.value_info:
         del info.metadata_props[:]
 
+    _drop_zero_biases(proto, graph, owners)
     network_input = INPUT_NAME
     normalise_nodes = [node for node, owner in zip(nodes, owners) if owner is None]
     if normalise_nodes:
         network_input = normalise_nodes[-1].output[0]
-    _put_back_dropouts(proto, graph, owners, block_output, network_input, used_tensors)
+    _put_back_vanished(proto, graph, owners, block_output, network_input, used_tensors)
     del proto.metadata_props[:]
     proto.graph.name = graph.name
     proto.graph.doc_string = ""
 
 
-def _put_back_dropouts(proto, graph: Graph, owners: list, block_output: dict, network_input: str,
+def _drop_zero_biases(proto, graph: Graph, owners: list) -> None:
+    """The exporter gives a bias-free convolution a bias of zeros; the design has none."""
+    for node, owner in zip(proto.graph.node, owners):
+        if owner is None or node.op_type not in ("Conv", "Gemm") or len(node.input) < 3:
+            continue
+        if graph.block(owner).params.get("bias", True) is False:
+            del node.input[2]
+    used = {name for node in proto.graph.node for name in node.input}
+    kept = [initializer for initializer in proto.graph.initializer if initializer.name in used]
+    del proto.graph.initializer[:]
+    proto.graph.initializer.extend(kept)
+
+
+def _put_back_vanished(proto, graph: Graph, owners: list, block_output: dict, network_input: str,
                        used_tensors: set) -> None:
+    """Dropout blocks (inference drops them) and a Flatten of a vector (a no-op) leave no node in
+    the exported graph; put them back as ONNX Dropout and Flatten nodes, identities both."""
     import numpy as np
     from onnx import helper, numpy_helper
 
@@ -220,19 +288,21 @@ def _put_back_dropouts(proto, graph: Graph, owners: list, block_output: dict, ne
     for block_id in order:
         if graph.block(block_id).type_id == "Input":
             block_output.setdefault(block_id, network_input)
+    vanished = {block_id for block_id in order if block_id not in block_output
+                and graph.block(block_id).type_id in ("Dropout", "Flatten")}
     for block_id in order:
-        block = graph.block(block_id)
-        if block.type_id != "Dropout":
+        if block_id not in vanished:
             continue
+        block = graph.block(block_id)
         source = graph.predecessors(block_id)[0]
         tensor = block_output.get(source)
         if tensor is None:
             continue  # the exporter's metadata did not say where the source is; leave it out
-        readers = _readers_through_dropouts(graph, block_id)
+        readers = _readers_through(graph, block_id, vanished)
         is_sink = not graph.successors(block_id)
         output = OUTPUT_NAME if is_sink else _fresh(block_id, used_tensors)
         if is_sink and tensor == OUTPUT_NAME:
-            # The source produced the graph output; it now feeds the Dropout instead.
+            # The source produced the graph output; it now feeds this block instead.
             inner = _fresh(source, used_tensors)
             for node in proto.graph.node:
                 node.output[:] = [inner if name == OUTPUT_NAME else name for name in node.output]
@@ -241,24 +311,29 @@ def _put_back_dropouts(proto, graph: Graph, owners: list, block_output: dict, ne
         for node, owner in zip(proto.graph.node, owners):
             if owner in readers:
                 node.input[:] = [output if name == tensor else name for name in node.input]
-        ratio = f"{block_id}.ratio"
-        ratio_value = np.array(block.params["p"], dtype=np.float32)
-        proto.graph.initializer.append(numpy_helper.from_array(ratio_value, ratio))
-        dropout = helper.make_node("Dropout", [tensor, ratio], [output], name=block_id)
-        position = next((index + 1 for index, node in enumerate(proto.graph.node) if tensor in node.output), 0)
-        proto.graph.node.insert(position, dropout)
+        if block.type_id == "Dropout":
+            ratio = f"{block_id}.ratio"
+            proto.graph.initializer.append(numpy_helper.from_array(np.array(block.params["p"], dtype=np.float32),
+                                                                   ratio))
+            node = helper.make_node("Dropout", [tensor, ratio], [output], name=block_id)
+        else:
+            node = helper.make_node("Flatten", [tensor], [output], name=block_id, axis=1)
+        position = next((index + 1 for index, existing in enumerate(proto.graph.node) if tensor in existing.output),
+                        0)
+        proto.graph.node.insert(position, node)
         owners.insert(position, block_id)
         block_output[block_id] = output
 
 
-def _readers_through_dropouts(graph: Graph, dropout_id: str) -> set[str]:
-    readers, stack = set(), list(graph.successors(dropout_id))
+def _readers_through(graph: Graph, block_id: str, vanished: set) -> set[str]:
+    """The blocks that read ``block_id``'s output, looking through other vanished blocks."""
+    readers, stack = set(), list(graph.successors(block_id))
     while stack:
-        block_id = stack.pop()
-        if graph.block(block_id).type_id == "Dropout":
-            stack.extend(graph.successors(block_id))
+        reader = stack.pop()
+        if reader in vanished:
+            stack.extend(graph.successors(reader))
         else:
-            readers.add(block_id)
+            readers.add(reader)
     return readers
 
 
@@ -297,7 +372,8 @@ def export_onnx(graph: Graph, output: str | Path, weights=None, force: bool = Fa
     analysis = analyze(graph)
     if weights is None:
         weights = untrained(graph)
-    module = weights.module.eval()
+    exported_graph, original_of = identifier_graph(graph)
+    module = _module_for(exported_graph, weights.module.eval(), original_of)
     normalisation = weights.normalisation
     raw = bool(weights.trained and normalisation is not None)
     exported = _raw_pixel_module(module, normalisation) if raw else module
@@ -318,7 +394,7 @@ def export_onnx(graph: Graph, output: str | Path, weights=None, force: bool = Fa
             model = program.model
             _simplify(model)
             proto = onnx_ir.serde.serialize_model(model)
-            tidy(proto, graph)
+            tidy(proto, graph, original_of)
         except Exception as error:  # noqa: BLE001 - the exporter raises many types; say it in one line
             detail = " ".join(str(error).split())[:300] or type(error).__name__
             log = " ".join(captured.getvalue().split())[-200:]

@@ -13,7 +13,7 @@ import pytest
 import torch
 from onnx import TensorProto, helper, numpy_helper
 
-from designer.core import analyze, load_architecture, template_paths
+from designer.core import BLOCK_TYPES, analyze, load_architecture, template_paths
 from designer.exchange.errors import ExchangeError
 from designer.exchange.onnx_export import export_onnx
 from designer.exchange.onnx_import import import_onnx, write_import
@@ -320,7 +320,8 @@ def lstm_model():
 
 def loop_model():
     body = helper.make_graph(
-        [helper.make_node("Identity", ["cond_in"], ["cond_out"]), helper.make_node("Relu", ["value_in"], ["value_out"])],
+        [helper.make_node("Identity", ["cond_in"], ["cond_out"]),
+         helper.make_node("Relu", ["value_in"], ["value_out"])],
         "body",
         [helper.make_tensor_value_info("i", TensorProto.INT64, []),
          helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
@@ -429,3 +430,55 @@ def test_an_import_that_would_not_reproduce_the_model_is_refused(exported, tmp_p
     monkeypatch.setattr(onnx_mapping.Converter, "_fc", wrong)
     with pytest.raises(ExchangeError, match="does not reproduce the model"):
         import_onnx(path)
+
+
+def every_block_type_graph():
+    """Every block type of the catalogue, odd ids, a residual Add, a Concat with the input, an
+    even kernel with "same" padding, padded average pooling, Dropout before an FC on an image."""
+    from designer.core import Graph
+
+    graph = Graph("Every block")
+    graph.add_block("Input", {"channels": 3, "height": 12, "width": 12}, (0, 0), "x")
+    specs = [("train", "Conv2d", {"out_channels": 4, "kernel_size": 2, "padding": "same"}),
+             ("class", "BatchNorm2d", {}), ("conv-1", "GELU", {}),
+             ("conv_1", "Conv2d", {"out_channels": 4, "kernel_size": 3, "padding": 1, "bias": False}),
+             ("sum", "Add", {}), ("leaky", "LeakyReLU", {"negative_slope": 0.2}), ("joined", "Concat", {}),
+             ("avg", "AvgPool2d", {"kernel_size": 3, "stride": 2, "padding": 1}), ("squash", "Sigmoid", {}),
+             ("pool", "MaxPool2d", {"kernel_size": 2}), ("drop", "Dropout", {"p": 0.3}),
+             ("head", "FC", {"out_features": 16}), ("tanh", "Tanh", {}), ("relu", "ReLU", {}),
+             ("flat", "Flatten", {}), ("out", "FC", {"out_features": 5, "bias": False})]
+    for block_id, type_id, params in specs:
+        graph.add_block(type_id, params, (0, 0), block_id)
+    for source, target, port in (("x", "train", 0), ("train", "class", 0), ("class", "conv-1", 0),
+                                 ("conv-1", "conv_1", 0), ("conv_1", "sum", 0), ("conv-1", "sum", 1),
+                                 ("sum", "leaky", 0), ("leaky", "joined", 0), ("x", "joined", 1),
+                                 ("joined", "avg", 0), ("avg", "squash", 0), ("squash", "pool", 0),
+                                 ("pool", "drop", 0), ("drop", "head", 0), ("head", "tanh", 0), ("tanh", "relu", 0),
+                                 ("relu", "flat", 0), ("flat", "out", 0)):
+        graph.connect(source, target, port)
+    return graph
+
+
+def test_every_block_type_survives_an_export_import_round_trip(tmp_path):
+    graph = every_block_type_graph()
+    assert {block.type_id for block in graph} == set(BLOCK_TYPES) - {"GAP"}  # GAP: the templates have it
+    weights = random_weights(graph, seed=11)
+    path = tmp_path / "every.onnx"
+
+    export = export_onnx(graph, path, weights)
+    result = import_onnx(path)
+
+    assert export.opset == 20  # GELU is an operator from opset 20 on
+    original, imported = analyze(graph), analyze(result.graph)
+    for block_id, report in original.reports.items():
+        if block_id != "x":
+            mine = imported.reports[block_id]
+            assert (mine.type_id, mine.output_shape, mine.params) == (report.type_id, report.output_shape,
+                                                                      report.params), block_id
+    assert result.graph.block("train").params["padding"] == "same"
+    assert result.graph.block("drop").params["p"] == pytest.approx(0.3)
+    assert result.graph.block("leaky").params["negative_slope"] == pytest.approx(0.2)
+    assert [edge.source for edge in result.graph.input_edges("sum")] == ["conv_1", "conv-1"]
+    images = torch.randn(2, 3, 12, 12, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        assert torch.max(torch.abs(result.module(images) - weights.module(images))).item() <= 1e-5

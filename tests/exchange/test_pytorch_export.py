@@ -94,7 +94,7 @@ def test_trained_checkpoint_exports_its_weights_normalisation_and_settings(train
     folder = tmp_path / "lenet"
 
     completed = main_command("export", TEMPLATE_PATHS["lenet5"], "--format", "pytorch", "--output", folder,
-                         "--checkpoint", checkpoint)
+                             "--checkpoint", checkpoint)
 
     assert completed.returncode == 0, completed.stderr
     assert completed.stderr == ""
@@ -187,7 +187,7 @@ def test_distributed_py_in_an_export_is_a_byte_identical_copy_and_stands_alone(t
             imported.update(alias.name.split(".")[0] for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
             imported.add(node.module.split(".")[0])
-    assert imported <= {"__future__", "os", "dataclasses", "numpy", "torch"}
+    assert imported <= {"__future__", "os", "warnings", "dataclasses", "numpy", "torch"}
 
 
 def test_the_same_design_and_weights_give_the_same_bytes(trained_lenet, tmp_path):
