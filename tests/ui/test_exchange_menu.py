@@ -80,7 +80,7 @@ def test_export_onnx_carries_the_trained_weights_and_says_where_they_came_from(m
 
 
 def test_weights_of_an_earlier_design_are_left_out_and_the_export_says_why(main_window, exchange, qtbot,
-                                                                          tmp_path):
+                                                                           tmp_path):
     trained_lenet_in_window(main_window, source="")
     main_window.document.graph.set_param("fc1", "out_features", 100)  # the design changed since training
 
