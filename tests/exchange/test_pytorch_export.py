@@ -369,3 +369,38 @@ def test_untrained_export_says_so_and_has_no_weights(tmp_path, cli):
 def test_the_generated_readme_names_the_commands():
     text = Path(ROOT / "designer" / "exchange" / "templates" / "README.md").read_text()
     assert "python -m torch.distributed.run --nproc_per_node 2 train.py --data DIR" in text
+
+
+def test_the_onnx_extra_is_part_of_the_test_extra_and_the_templates_are_installed():
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    extras = project["project"]["optional-dependencies"]
+    assert {requirement.split(">")[0] for requirement in extras["onnx"]} == {"onnx", "onnxscript", "onnxruntime"}
+    assert "network-designer[onnx]" in extras["test"]
+    assert "templates/*" in project["tool"]["setuptools"]["package-data"]["designer.exchange"]
+
+
+def test_import_into_a_read_only_folder_is_a_one_line_error(tmp_path, monkeypatch, cli):
+    import os
+    import tempfile
+
+    model = tmp_path / "model.onnx"
+    from designer.exchange.onnx_export import export_onnx
+
+    export_onnx(load_architecture(TEMPLATE_PATHS["lenet5"]), model)
+    parent = tmp_path / "read-only"
+    parent.mkdir()
+    parent.chmod(0o555)
+    try:
+        if os.access(parent, os.W_OK):  # root ignores permissions: make the file system refuse instead
+            def refuse(*arguments, **options):
+                raise PermissionError(13, "Permission denied")
+
+            monkeypatch.setattr(tempfile, "mkstemp", refuse)
+        code, _, err = cli("import", model, "--output", parent / "design.json", "--weights", parent / "w.pt")
+        assert code == 2
+        assert err.startswith("error: cannot write in ") and "Permission denied" in err and err.count("\n") == 1
+    finally:
+        parent.chmod(0o755)
+    assert list(parent.iterdir()) == []
