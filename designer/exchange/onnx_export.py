@@ -162,9 +162,13 @@ def identifier_graph(graph: Graph) -> tuple[Graph, dict[str, str]]:
 
 
 def _module_for(graph: Graph, module, original_of: dict[str, str]):
-    """The identifier graph's module holding ``module``'s weights."""
+    """The identifier graph's module holding ``module``'s weights (``module`` itself when no id
+    had to change: building VGG-16 again would cost a second)."""
     from designer.nn import build_module
     from designer.nn.builder import BlockModules
+
+    if all(safe == original for safe, original in original_of.items()):
+        return module
 
     safe_module = build_module(graph)
     state = module.state_dict()
