@@ -126,25 +126,31 @@ class ExchangeMenu(QObject):
     # ------------------------------------------------------------------ weights
 
     def weights_for_export(self):
-        """(Weights or None, a sentence saying which weights the export carries and why)."""
+        """A function (to run in the worker thread: it builds a module, a second for VGG-16) that
+        returns (Weights or None, a sentence saying which weights the export carries and why)."""
         trained = current_trained_model(self.window)
-        if trained is None:
-            return None, "without trained weights (train the design, or load a checkpoint, to include them)"
-        from designer.exchange.errors import ExchangeError
-        from designer.exchange.weights import fitted
+        graph = self.window.document.graph.copy()
 
-        source = _source_text(getattr(trained, "source", ""))
-        try:
-            weights = fitted(self.window.document.graph, trained.graph, trained.module, source=source,
-                             normalisation=trained.normalisation, class_names=trained.class_names,
-                             # Only a run's record says what the weights were trained with; an
-                             # imported model's record holds default settings.
-                             config=trained.config if trained.result is not None else None,
-                             result=trained.result)
-        except ExchangeError as error:
-            return None, (f"without trained weights: those of {source} do not fit the design as it is now "
-                          f"({str(error).split(': ', 1)[-1]})")
-        return weights, f"with the {weights.describe()}"
+        def weights():
+            if trained is None:
+                return None, "without trained weights (train the design, or load a checkpoint, to include them)"
+            from designer.exchange.errors import ExchangeError
+            from designer.exchange.weights import fitted
+
+            source = _source_text(getattr(trained, "source", ""))
+            try:
+                chosen = fitted(graph, trained.graph, trained.module, source=source,
+                                normalisation=trained.normalisation, class_names=trained.class_names,
+                                # Only a run's record says what the weights were trained with; an
+                                # imported model's record holds default settings.
+                                config=trained.config if trained.result is not None else None,
+                                result=trained.result)
+            except ExchangeError as error:
+                return None, (f"without trained weights: those of {source} do not fit the design as it is "
+                              f"now ({str(error).split(': ', 1)[-1]})")
+            return chosen, f"with the {chosen.describe()}"
+
+        return weights
 
     # ------------------------------------------------------------------ exports
 
@@ -189,14 +195,16 @@ class ExchangeMenu(QObject):
                 return False
             force = True
         graph = self.window.document.graph.copy()
-        weights, which = self.weights_for_export()
+        weights_and_note = self.weights_for_export()
 
         def work(context):
             from designer.exchange.pytorch_code import export_pytorch
 
-            return export_pytorch(graph, path, weights, force=force)
+            weights, which = weights_and_note()
+            return export_pytorch(graph, path, weights, force=force), which
 
-        def done(result) -> str:
+        def done(value) -> str:
+            _, which = value
             return f"Exported {graph.name} as PyTorch code to {path} {which}."
 
         return self._start(work, done, "Exporting PyTorch code…")
@@ -209,15 +217,17 @@ class ExchangeMenu(QObject):
             return False
         path = Path(path)
         graph = self.window.document.graph.copy()
-        weights, which = self.weights_for_export()
+        weights_and_note = self.weights_for_export()
 
         def work(context):
             from designer.exchange.onnx_export import export_onnx
 
+            weights, which = weights_and_note()
             # The file dialog asked before replacing a file.
-            return export_onnx(graph, path, weights, force=True)
+            return export_onnx(graph, path, weights, force=True), which
 
-        def done(result) -> str:
+        def done(value) -> str:
+            result, which = value
             return (f"Exported {graph.name} to {path} (ONNX opset {result.opset}) {which}. "
                     f"Input: {result.input_description}.")
 
@@ -278,7 +288,7 @@ class ExchangeMenu(QObject):
         busy.setWindowModality(Qt.WindowModality.WindowModal)
         busy.setMinimumDuration(400)
         self._busy = busy
-        self.runner.start(work)
+        self.runner.start(_refusals_as_values(work))
         return True
 
     @Slot(object)
@@ -289,9 +299,11 @@ class ExchangeMenu(QObject):
             self._busy = None
         done, error_title, announce = self._on_done or (None, "", False)
         self._on_done = None
-        if not outcome.ok:
-            self.window.show_error(error_title, outcome.error)
-            self.finished.emit(False, outcome.error)
+        refused = outcome.value if isinstance(outcome.value, _Refused) else None
+        if not outcome.ok or refused is not None:
+            message = refused.message if refused is not None else outcome.error
+            self.window.show_error(error_title, message)
+            self.finished.emit(False, message)
             return
         text = done(outcome.value) if done is not None else ""
         if text is None:  # the person kept the current design
@@ -301,6 +313,27 @@ class ExchangeMenu(QObject):
         if announce:
             self.show_info("Export", text)
         self.finished.emit(True, text)
+
+
+class _Refused:
+    """An export or import refused for a reason the person can act on (not a bug)."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+
+def _refusals_as_values(work):
+    """``work`` with ExchangeError returned as a _Refused value: the task runner prints a
+    traceback for every exception, which a damaged file does not deserve."""
+    def run(context):
+        from designer.exchange.errors import ExchangeError
+
+        try:
+            return work(context)
+        except ExchangeError as error:
+            return _Refused(str(error))
+
+    return run
 
 
 def render_diagram(canvas, kind: str) -> bytes:
