@@ -404,3 +404,13 @@ def test_import_into_a_read_only_folder_is_a_one_line_error(tmp_path, monkeypatc
     finally:
         parent.chmod(0o755)
     assert list(parent.iterdir()) == []
+
+
+def test_the_commands_and_exchange_modules_load_nothing_heavy_until_used():
+    code = ("import sys, designer.cli, designer.exchange.cli, designer.exchange.onnx_import, "
+            "designer.exchange.onnx_export, designer.exchange.pytorch_code, designer.exchange.weights\n"
+            "designer.cli.build_command_parser()\n"
+            "print(sorted(m for m in ('torch', 'onnx', 'onnxruntime', 'onnxscript', 'PySide6') if m in sys.modules))")
+    completed = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.strip() == "[]"
