@@ -153,7 +153,12 @@ def test_trained_lenet_takes_raw_uint8_pixels_and_predicts_like_its_checkpoint(t
     assert images.dtype == np.uint8 and images.shape == (1000, 1, 28, 28)
     scores = session(path).run(None, {"images": images})[0]
     expected = predict(module, images, normalisation=normalisation)
-    assert np.array_equal(scores.argmax(axis=1), expected.argmax(axis=1))
+    # Equal predictions; a tie within float rounding (top two probabilities 1e-5 apart) may go
+    # either way on another CPU, so only those may differ.
+    top_two = np.sort(expected, axis=1)[:, -2:]
+    decided = top_two[:, 1] - top_two[:, 0] > 1e-5
+    assert decided.sum() >= 995
+    assert np.array_equal(scores.argmax(axis=1)[decided], expected.argmax(axis=1)[decided])
 
     # ... and back: the import recovers the normalisation and the class names.
     result = import_onnx(path)
@@ -161,7 +166,7 @@ def test_trained_lenet_takes_raw_uint8_pixels_and_predicts_like_its_checkpoint(t
     assert result.normalisation.std == pytest.approx(normalisation.std, rel=1e-5)
     assert result.class_names == tuple(dataset.class_names)
     again = predict(result.module, images, normalisation=result.normalisation)
-    assert np.array_equal(again.argmax(axis=1), expected.argmax(axis=1))
+    assert np.array_equal(again.argmax(axis=1)[decided], expected.argmax(axis=1)[decided])
 
 
 def test_export_prints_no_warnings_or_exporter_progress(main_command, tmp_path):
