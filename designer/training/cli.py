@@ -102,6 +102,8 @@ def add_process_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--node-rank", type=int, default=0, metavar="R", help="this computer's number, 0 … M-1")
     group.add_argument("--rdzv-endpoint", metavar="HOST:PORT",
                        help="where the computers meet: node 0's address and a free port, the same on every node")
+    group.add_argument("--threads-per-process", type=_positive_int, metavar="T",
+                       help="PyTorch threads of each process (default: this computer's CPUs divided by N)")
 
 
 def launch_from_arguments(arguments: argparse.Namespace):
@@ -113,7 +115,8 @@ def launch_from_arguments(arguments: argparse.Namespace):
     if nproc == 1 and nnodes == 1 and endpoint is None:
         # The command trains in its own process: a training process would only add its start-up.
         return Local(own_process=False)
-    return Processes(nproc, nnodes, getattr(arguments, "node_rank", 0), endpoint)
+    return Processes(nproc, nnodes, getattr(arguments, "node_rank", 0), endpoint,
+                     getattr(arguments, "threads_per_process", None))
 
 
 def config_from_arguments(arguments: argparse.Namespace) -> TrainConfig:

@@ -94,14 +94,14 @@ def threads_per_process(launch) -> int:
     return launch.torch_threads or max(1, (os.cpu_count() or 1) // launch.n)
 
 
-def launcher_arguments(launch, run_id: str) -> list[str]:
+def launcher_arguments(launch) -> list[str]:
     """torchrun's own options for this launch."""
     if launch.nnodes == 1 and launch.rdzv_endpoint is None:
         # A rendezvous on a free local port: several runs on one computer never collide.
         return ["--standalone", "--nproc-per-node", str(launch.n)]
+    # The same on every node (a run id would differ: each node's command makes its own request).
     return ["--nnodes", str(launch.nnodes), "--node-rank", str(launch.node_rank), "--rdzv-backend", "static",
-            "--rdzv-endpoint", str(launch.rdzv_endpoint), "--rdzv-id", run_id,
-            "--nproc-per-node", str(launch.n)]
+            "--rdzv-endpoint", str(launch.rdzv_endpoint), "--nproc-per-node", str(launch.n)]
 
 
 def run_on_processes(launch, requests, emit, control) -> list:
@@ -176,7 +176,7 @@ class _Run:
         environment["PYTHONPATH"] = os.pathsep.join(
             [package_root] + [part for part in environment.get("PYTHONPATH", "").split(os.pathsep) if part])
         command = [sys.executable, "-m", "torch.distributed.run",
-                   *launcher_arguments(self.launch, self.request.run_id), "-m", RANK_MODULE]
+                   *launcher_arguments(self.launch), "-m", RANK_MODULE]
         options = {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP} if sys.platform == "win32" \
             else {"start_new_session": True}
         process = subprocess.Popen(command, env=environment, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
