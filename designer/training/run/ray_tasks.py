@@ -98,7 +98,8 @@ def _run_tasks(ray, launch, requests, control, emit, end) -> None:
             end(request, ended_without_training(request.run_id, "stopped before it began", None, status="stopped"))
             continue
         running[request.run_id] = remote.options(
-            num_cpus=launch.cpus_per_run, name=f"network-designer {request.label or request.run_id}"[:100],
+            num_cpus=launch.cpus_per_run, num_returns="streaming",
+            name=f"network-designer {request.label or request.run_id}"[:100],
         ).remote(request, launch.cpus_per_run)
     controls: collections.deque = collections.deque()
     unwatch = control.watch(lambda kind, run_id: controls.append(run_id if kind == "stop" else None))
