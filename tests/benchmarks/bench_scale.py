@@ -4,21 +4,23 @@
 
 Sweep: the 6 variants of LeNet-5's FC head (depths 1, 2, 3 × widths 32, 128, ReLU) on the
 built-in sample, run on the run path as ``python main.py sweep`` runs them — ``--parallel 1``
-(one training process, all CPUs' threads), ``--parallel 2`` (two processes, the threads
-shared) and ``--backend ray`` (Ray tasks of as many CPUs, on a Ray instance started for the
-sweep) — timed from the call to the last result; Ray's start and shutdown are timed apart.
+(one training process, all CPUs' threads; and with one thread), ``--parallel 2`` (two
+processes, the threads shared) and ``--backend ray`` (Ray tasks of as many CPUs, on a Ray
+instance started for the sweep) — timed from the call to the last result; Ray's start and
+shutdown are timed apart.
 The tables must agree between ``--parallel 2`` and Ray (the same threads per variant).
 
 DDP: one run of LeNet-5 and of the larger mnist-cnn, through the run path, as one process
-(global batch 2b, this computer's default threads) and as ``Processes(2)`` (batch b each,
-the CPUs shared), plus one process of batch b with the threads of one of the two
-(``C``: the same work per process, without the others). Reported: start-up (call → first
+of global batch 2b with all CPUs' threads (``A``) and with one thread (``A1``), as
+``Processes(2)`` of batch b each with the CPUs shared (``B``), and as one process of batch b
+with the threads of one of the two (``C``: the same work per process, without the other). Reported: start-up (call → first
 batch), images per second in the training loop, and the median step time; the per-step
 overhead of data parallelism is the 2-process step time less ``C``'s. Last, the cost of the
 per-step sum of the batch figures and Stop (``Processes.sum`` of 4 values), timed alone in 2
 processes under torchrun.
 
-The first figures of a run (warm-up) are left out: steps are counted from the 6th.
+Steps are counted from the 6th (warm-up), without each epoch's first (it holds the
+validation before it).
 Prints figures only; asserts nothing about time.
 """
 
@@ -58,6 +60,7 @@ def sweep_figures(epochs: int, skip_ray: bool) -> None:
     print(f"Sweep: 6 variants of LeNet-5's head, {epochs} epoch(s) each, mnist-sample, {cpus} CPUs; {load()}")
     tables, walls = {}, {}
     cases = [("--parallel 1", Local(parallel=1, torch_threads=cpus)),
+             ("--parallel 1 --threads-per-run 1", Local(parallel=1, torch_threads=1)),
              ("--parallel 2", Local(parallel=2, torch_threads=max(1, cpus // 2)))]
     if not skip_ray:
         cases.append(("--backend ray", Ray(cpus_per_run=max(1, cpus // 2))))
@@ -68,10 +71,10 @@ def sweep_figures(epochs: int, skip_ray: bool) -> None:
         walls[name] = time.perf_counter() - started
         tables[name] = [(run.label, run.parameters, run.accuracy) for run in runs]
         trained = sum(run.seconds or 0 for run in runs)
-        print(f"  {name:14} {walls[name]:6.1f} s wall, {trained:6.1f} s of training summed over variants; {load()}")
+        print(f"  {name:33} {walls[name]:6.1f} s wall, {trained:6.1f} s of training summed over variants; {load()}")
     base = walls["--parallel 1"]
-    print("  wall-time ratio to --parallel 1: " + ", ".join(f"{name} {base / wall:.2f}×" for name, wall in
-                                                          walls.items()))
+    ratios = ", ".join(f"{name} {base / wall:.2f}×" for name, wall in walls.items())
+    print(f"  speed-up over --parallel 1 (its wall time ÷ each one's): {ratios}")
     if "--backend ray" in tables:
         same = tables["--backend ray"] == tables["--parallel 2"]
         print(f"  --parallel 2 and Ray tables identical (same seeds, same threads per variant): {same}")
@@ -97,15 +100,17 @@ class RunFigures:
 def one_run(template: str, launch, batch_size: int, epochs: int) -> RunFigures:
     from designer.core import TEMPLATES, load_architecture
     from designer.training.records import TrainConfig
-    from designer.training.run import BatchesDone, RunRequest, run
+    from designer.training.run import BatchesDone, RunRequest, RunStarted, run
 
     graph = load_architecture(TEMPLATES / f"{template}.json")
     config = TrainConfig(dataset="mnist-sample", epochs=epochs, batch_size=batch_size, device="cpu",
                          download=False)
-    seconds, sizes, first = [], [], []
+    seconds, sizes, first, steps = [], [], [], []
     started = time.perf_counter()
 
     def listen(event) -> None:
+        if isinstance(event, RunStarted):
+            steps.append(event.info.batches_per_epoch)
         if isinstance(event, BatchesDone):
             if not first:
                 first.append(time.perf_counter() - started)
@@ -114,40 +119,38 @@ def one_run(template: str, launch, batch_size: int, epochs: int) -> RunFigures:
 
     result = run(RunRequest.of(graph, config, find_mistakes=False, keep_weights=False, launch=launch), listen)
     assert result.status == "finished", result.result.message
-    steady_seconds, steady_sizes = seconds[WARM_UP_STEPS:], sizes[WARM_UP_STEPS:]
+    # Each epoch's first step also holds the validation before it: left out, with the warm-up.
+    kept = [index for index in range(WARM_UP_STEPS, len(seconds)) if index % steps[0]]
+    steady_seconds, steady_sizes = [seconds[index] for index in kept], [sizes[index] for index in kept]
     return RunFigures(first[0], sum(steady_sizes) / sum(steady_seconds), statistics.median(steady_seconds),
                       result.result.test_accuracy)
 
 
 def ddp_figures(epochs: int) -> None:
-    import torch
-
     from designer.training.run import Local, Processes
 
     cpus = os.cpu_count() or 1
     print(f"\nDDP on this CPU ({cpus} CPUs, gloo), mnist-sample, {epochs} epochs; {load()}")
+    half = max(1, cpus // 2)
     for template, batch in (("lenet5", 32), ("mnist-cnn", 32)):
-        default_threads = max(1, min(torch.get_num_threads(), cpus))
         cases = [
-            (f"1 process, batch {2 * batch}, {default_threads} threads", Local(own_process=False,
-                                                                              torch_threads=default_threads),
+            (f"A: 1 process, batch {2 * batch}, {cpus} threads", Local(own_process=False, torch_threads=cpus),
              2 * batch),
-            (f"2 processes, batch {batch} each, {max(1, cpus // 2)} thread(s) each",
-             Processes(2, torch_threads=max(1, cpus // 2)), batch),
-            (f"C: 1 process, batch {batch}, {max(1, cpus // 2)} thread(s)",
-             Local(own_process=False, torch_threads=max(1, cpus // 2)), batch),
+            (f"A1: 1 process, batch {2 * batch}, 1 thread", Local(own_process=False, torch_threads=1), 2 * batch),
+            (f"B: 2 processes, batch {batch} each, {half} thread(s) each", Processes(2, torch_threads=half), batch),
+            (f"C: 1 process, batch {batch}, {half} thread(s)", Local(own_process=False, torch_threads=half), batch),
         ]
         figures = {}
         print(f"  {template}:")
         for name, launch, batch_size in cases:
-            figures[name] = one_run(template, launch, batch_size, epochs)
-            found = figures[name]
-            print(f"    {name:42} start {found.startup:5.1f} s, {found.images_per_second:7.0f} images/s, "
+            figures[name[:name.index(":")]] = found = one_run(template, launch, batch_size, epochs)
+            print(f"    {name:44} start {found.startup:5.1f} s, {found.images_per_second:7.0f} images/s, "
                   f"step {found.step_seconds * 1000:6.1f} ms, test accuracy {found.accuracy:.2%}")
-        one, two, alone = (figures[name] for name, _launch, _batch in cases)
-        print(f"    throughput 2 processes / 1 process: {two.images_per_second / one.images_per_second:.2f}×; "
-              f"per-step overhead of data parallelism (2-process step − C's): "
-              f"{(two.step_seconds - alone.step_seconds) * 1000:+.1f} ms; {load()}")
+        two = figures["B"]
+        print(f"    throughput B / A: {two.images_per_second / figures['A'].images_per_second:.2f}×, B / A1: "
+              f"{two.images_per_second / figures['A1'].images_per_second:.2f}×; per-step overhead of data "
+              f"parallelism (B's step − C's): {(two.step_seconds - figures['C'].step_seconds) * 1000:+.1f} ms; "
+              f"{load()}")
 
 
 def probe_sum_cost() -> None:

@@ -19,8 +19,8 @@ import pytest
 
 from designer.core import Graph, chain
 from designer.training.records import TrainConfig
-from designer.training.run import (BatchesDone, EpochDone, Local, Processes, RunControl, RunRequest, RunStarted, refusal, run,
-                                   run_all)
+from designer.training.run import (BatchesDone, EpochDone, Local, Processes, RunControl, RunRequest, RunStarted,
+                                   refusal, run, run_all)
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="gloo on Windows is not what CI runs")
 

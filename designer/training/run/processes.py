@@ -42,7 +42,7 @@ from multiprocessing.connection import Listener, wait
 from pathlib import Path
 
 from designer.training.records import TrainResult
-from designer.training.run.events import EpochDone, RunEnded, RunStarted
+from designer.training.run.events import EpochDone, RunEnded
 from designer.training.run.result import RunOutcome, RunResult, ended_without_training
 
 log = logging.getLogger(__name__)
