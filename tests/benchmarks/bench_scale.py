@@ -13,11 +13,11 @@ The tables must agree between ``--parallel 2`` and Ray (the same threads per var
 DDP: one run of LeNet-5 and of the larger mnist-cnn, through the run path, as one process
 of global batch 2b with all CPUs' threads (``A``) and with one thread (``A1``), as
 ``Processes(2)`` of batch b each with the CPUs shared (``B``), and as one process of batch b
-with the threads of one of the two (``C``: the same work per process, without the other). Reported: start-up (call → first
-batch), images per second in the training loop, and the median step time; the per-step
-overhead of data parallelism is the 2-process step time less ``C``'s. Last, the cost of the
-per-step sum of the batch figures and Stop (``Processes.sum`` of 4 values), timed alone in 2
-processes under torchrun.
+with the threads of one of the two (``C``: the same work per process, without the other).
+Reported: start-up (call → first batch), images per second in the training loop, and the
+median step time; the per-step overhead of data parallelism is the 2-process step time
+less ``C``'s. Last, the cost of the per-step sum of the batch figures and Stop
+(``Processes.sum`` of 4 values), timed alone in 2 processes under torchrun.
 
 Steps are counted from the 6th (warm-up), without each epoch's first (it holds the
 validation before it).
