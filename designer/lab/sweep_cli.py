@@ -81,7 +81,7 @@ def add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
                             "(default: local)")
     scale.add_argument("--parallel", type=_positive_int, metavar="K",
                        help="variants training at once on this computer (default: one per CPU, at most one "
-                            "per variant)")
+                            "per variant); with ray it only sets the default of --threads-per-run")
     scale.add_argument("--threads-per-run", type=_positive_int, metavar="T",
                        help="PyTorch threads (and Ray CPUs) of each variant (default: the CPUs divided by K); "
                             "the same T gives the same numbers on both back-ends")
@@ -105,7 +105,7 @@ def share_of_cpus(variants: int, parallel: int | None, threads: int | None) -> t
 
 def run_sweep_command(arguments: argparse.Namespace) -> int:
     from designer.core import ArchitectureError, DesignerError, load_architecture
-    from designer.lab.sweep import SweepSpec, sweep_requests
+    from designer.lab.sweep import SweepSpec, final_validation_accuracy, sweep_requests
     from designer.training.cli import config_from_arguments
     from designer.training.run import Local, Ray, RunControl, RunEnded, refusal
     from designer.training.run.ray_tasks import ray_missing
@@ -143,9 +143,10 @@ def run_sweep_command(arguments: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
 
     output = Path(arguments.output) if arguments.output else default_output_folder(arguments.file)
-    print(f"{graph.name}: {variants} variants of the FC head ({spec.activation}), {config.epochs} epoch(s) each on "
-          f"{config.dataset}, {config.optimizer} lr {config.learning_rate:g}, batch {config.batch_size}, seed "
-          f"{config.seed}; {where}, {threads} thread{'s' if threads > 1 else ''} each", flush=True)
+    print(f"{graph.name}: {variants} variant{'s' if variants != 1 else ''} of the FC head ({spec.activation}), "
+          f"{config.epochs} epoch(s) each on {config.dataset}, {config.optimizer} lr {config.learning_rate:g}, batch "
+          f"{config.batch_size}, seed {config.seed}; {where}, {threads} PyTorch thread{'s' if threads > 1 else ''} "
+          f"per variant", flush=True)
     control, interrupted, done = RunControl(), [False], [0]
     labels = {request.run_id: request.label for request in requests}
 
@@ -153,7 +154,12 @@ def run_sweep_command(arguments: argparse.Namespace) -> int:
         if isinstance(event, RunEnded):
             done[0] += 1
             result = event.result.result
-            figure = f"{result.status}" if result.status == "finished" else f"{result.status}: {result.message}"
+            figure = f"{result.status}: {result.message}"
+            if result.status == "finished":
+                try:
+                    figure = f"validation accuracy {final_validation_accuracy(result):.2%}"
+                except ValueError:
+                    pass
             print(f"[{done[0]}/{variants}] {labels[event.run_id]}: {figure} ({result.seconds:.1f} s)", flush=True)
 
     def on_interrupt(signum, frame) -> None:
