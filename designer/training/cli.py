@@ -111,12 +111,11 @@ def launch_from_arguments(arguments: argparse.Namespace):
     from designer.training.run import Local, Processes
 
     nproc, nnodes = getattr(arguments, "nproc", 1), getattr(arguments, "nnodes", 1)
-    endpoint = getattr(arguments, "rdzv_endpoint", None)
+    endpoint, threads = getattr(arguments, "rdzv_endpoint", None), getattr(arguments, "threads_per_process", None)
     if nproc == 1 and nnodes == 1 and endpoint is None:
         # The command trains in its own process: a training process would only add its start-up.
-        return Local(own_process=False)
-    return Processes(nproc, nnodes, getattr(arguments, "node_rank", 0), endpoint,
-                     getattr(arguments, "threads_per_process", None))
+        return Local(own_process=False, torch_threads=threads)
+    return Processes(nproc, nnodes, getattr(arguments, "node_rank", 0), endpoint, threads)
 
 
 def config_from_arguments(arguments: argparse.Namespace) -> TrainConfig:
