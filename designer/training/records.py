@@ -107,6 +107,9 @@ class RunInfo:
     batches_per_epoch: int
     epochs: int
     class_names: tuple[str, ...]
+    #: processes training this run data-parallel (``batches_per_epoch`` is then each one's
+    #: steps, and every figure reported is summed over all of them)
+    processes: int = 1
 
 
 @dataclass(frozen=True)
