@@ -30,20 +30,26 @@ def _train(arguments) -> int:
     return run_training_command(arguments)
 
 
+def _predict(arguments) -> int:
+    from designer.training.predict import predict_command
+
+    return predict_command(arguments)
+
+
 def _window(arguments) -> int:
     from designer.ui.app import run_window
 
     return run_window(arguments)
 
 
-COMMANDS = ("info", "train")
+COMMANDS = ("info", "train", "predict")
 
 
 def build_window_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="network-designer",
         description="Design convolutional networks, see what every block costs, train them. "
-        "Headless commands: info, train (see `network-designer COMMAND --help`).",
+        "Headless commands: info, train, predict (see `network-designer COMMAND --help`).",
     )
     parser.add_argument("file", nargs="?", help="architecture JSON to open (default: the LeNet-5 template)")
     parser.add_argument("--screenshot", metavar="PNG", help="render the window to a PNG file and exit")
@@ -68,6 +74,12 @@ def build_command_parser() -> argparse.ArgumentParser:
     if add_training_arguments is not None:
         add_training_arguments(train)
     train.set_defaults(handler=_train)
+
+    predict = commands.add_parser("predict", help="print the top classes a checkpoint gives image files")
+    predict.add_argument("checkpoint", help="a checkpoint.pt written by training")
+    predict.add_argument("images", nargs="+", metavar="IMAGE", help="PNG, JPEG, BMP or WebP files")
+    predict.add_argument("--top", type=int, default=3, metavar="K", help="classes shown per image (default: 3)")
+    predict.set_defaults(handler=_predict)
     return parser
 
 
