@@ -21,7 +21,8 @@ import os
 import shutil
 import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, Executor, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from concurrent.futures import (FIRST_COMPLETED, BrokenExecutor, Executor, ProcessPoolExecutor,
+                                ThreadPoolExecutor, wait)
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,7 +71,7 @@ class ImageFolderLoad:
         """One paragraph for a person: what was read, and what was left out."""
         dataset = self.dataset
         channels, height, width = dataset.input_shape
-        parts = [f"{dataset.source}: {count_message(dataset.num_classes, 'class')} "
+        parts = [f"{display_name(dataset.source)}: {count_message(dataset.num_classes, 'class')} "
                  f"({_names_excerpt(dataset.class_names)}), "
                  f"{dataset.train_images.shape[0]:,} training and {dataset.test_images.shape[0]:,} test images "
                  f"as {'grey' if channels == 1 else 'RGB'} {height}×{width}"
@@ -162,6 +163,9 @@ def _decode_all(images: np.ndarray, array_file: Path | None, paths: list[str], t
                 done += future.rows
             if finished and progress is not None:
                 progress(done, total)
+    except BrokenExecutor:
+        raise DatasetError("a process decoding the images ended abruptly (out of memory?); try again, "
+                           "or decode with threads") from None
     finally:
         cancelled.set()
         executor.shutdown(wait=True, cancel_futures=True)
@@ -284,7 +288,7 @@ def _decode_into_cache(listing: FolderListing, key: str, target: tuple, cache_ro
         if temporary is not None:
             shutil.rmtree(temporary, ignore_errors=True)
         temporary = None
-        notes.append(f"the cache folder {cache_root} cannot be written ({error.strerror or error}), so "
+        notes.append(f"the cache folder {display_name(cache_root)} cannot be written ({error.strerror or error}), so "
                      f"the images were decoded into memory and will be decoded again next time")
         images = np.empty(shape, dtype=np.uint8)
     try:
@@ -326,16 +330,16 @@ def _decode_into_cache(listing: FolderListing, key: str, target: tuple, cache_ro
 
 
 def _check_classes(listing: FolderListing, labels: np.ndarray, from_test: np.ndarray,
-                   skipped: list[SkippedImage], when: str) -> None:
+                   skipped: list[SkippedImage], what: str) -> None:
     counts = np.bincount(labels[~from_test], minlength=len(listing.class_names))
     empty = [listing.class_names[label] for label in np.flatnonzero(counts == 0)]
     if not empty:
         return
-    where = "train/" if listing.layout == "train-test" else str(listing.root)
+    where = "train/" if listing.layout == "train-test" else "its folder"
     detail = f"; {skipped_message(skipped)}" if skipped else ""
-    raise DatasetError(f"image folder {listing.root}: class{'es' if len(empty) > 1 else ''} "
+    raise DatasetError(f"image folder {display_name(listing.root)}: class{'es' if len(empty) > 1 else ''} "
                        f"{', '.join(repr(name) for name in empty[:5])}{' …' if len(empty) > 5 else ''} "
-                       f"{'have' if len(empty) > 1 else 'has'} no {when} training images in {where}; "
+                       f"{'have' if len(empty) > 1 else 'has'} no {what} in {where}; "
                        f"add {FORMATS_TEXT} images or remove the folder{detail}")
 
 
@@ -379,7 +383,7 @@ def load_image_folder(folder: str | Path, *, channels: int, height: int, width: 
                                 count=len(listing.entries))
     listed_from_test = np.fromiter((entry.from_test_folder for entry in listing.entries), dtype=bool,
                                    count=len(listing.entries))
-    _check_classes(listing, listed_labels, listed_from_test, listing.skipped, "image files as")
+    _check_classes(listing, listed_labels, listed_from_test, listing.skipped, "training images")
     target = (channels, height, width, resize)
     key = listing.content_key(CACHE_VERSION, target)
     cache_root = _cache_root(cache_dir)
@@ -397,7 +401,7 @@ def load_image_folder(folder: str | Path, *, channels: int, height: int, width: 
             progress=progress, should_cancel=should_cancel, notes=notes)
         decoded = len(listing.entries)
     skipped = listing.skipped + decode_skipped
-    _check_classes(listing, labels, from_test, skipped, "readable")
+    _check_classes(listing, labels, from_test, skipped, "readable training images")
     train_images, train_labels, test_images, test_labels = _split(listing, images, labels, from_test,
                                                                   test_fraction, seed)
     dataset = Dataset(name=FOLDER_DATASET, train_images=train_images, train_labels=train_labels,
@@ -422,7 +426,7 @@ def describe_image_folder(folder: str | Path, input_shape: tuple[int, int, int],
         counts = listing.class_counts()
         test_size = sum(int(round(test_fraction * count)) for count in counts)
         train_size = sum(counts) - test_size
-    return DatasetInfo(name=FOLDER_DATASET, label=f"image folder {listing.root.name}",
-                       description=f"{sum(listing.class_counts()):,} images in {listing.root}",
+    return DatasetInfo(name=FOLDER_DATASET, label=f"image folder {display_name(listing.root.name)}",
+                       description=f"{sum(listing.class_counts()):,} images in {display_name(listing.root)}",
                        input_shape=tuple(input_shape), class_names=listing.class_names,
                        train_size=train_size, test_size=test_size, download_bytes=0)

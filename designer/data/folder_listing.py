@@ -32,13 +32,13 @@ class ListingCancelled(Exception):
     """should_cancel() said yes while the folder was being listed."""
 
 
-def display_name(name: str) -> str:
+def display_name(name: str | Path) -> str:
     """A file name as text a terminal or a label can show.
 
     Linux file names are bytes; Python hands undecodable ones over with lone surrogates,
     which print() refuses. Here they become U+FFFD instead.
     """
-    return os.fsencode(name).decode("utf-8", "replace")
+    return os.fsencode(str(name)).decode("utf-8", "replace")
 
 
 @dataclass(frozen=True)
@@ -94,6 +94,12 @@ class FolderListing:
         return counts
 
 
+def _hidden(name: str) -> bool:
+    # Hidden files, editors' temporary files, macOS's ._ companions and the __MACOSX folder
+    # its zip files carry: none of them is a picture or a class.
+    return name.startswith(".") or name == "__MACOSX"
+
+
 def _join(relative: str, name: str) -> str:
     return f"{relative}/{name}" if relative else name
 
@@ -103,7 +109,7 @@ def _subfolders(folder: Path) -> list[str]:
         with os.scandir(folder) as scan:
             names = []
             for entry in scan:
-                if entry.name.startswith("."):
+                if _hidden(entry.name):
                     continue
                 try:
                     if entry.is_dir():
@@ -112,9 +118,9 @@ def _subfolders(folder: Path) -> list[str]:
                     continue  # a link loop or a dead link among the classes: reported when walked
             return sorted(names)
     except PermissionError:
-        raise DatasetError(f"image folder {folder}: permission denied; make it readable") from None
+        raise DatasetError(f"image folder {display_name(folder)}: permission denied; make it readable") from None
     except OSError as error:
-        raise DatasetError(f"image folder {folder}: cannot be read ({error.strerror or error})") from None
+        raise DatasetError(f"image folder {display_name(folder)}: cannot be read ({error.strerror or error})") from None
 
 
 class _Walker:
@@ -162,8 +168,8 @@ class _Walker:
             subfolders = []
             for entry in entries:
                 self._tick()
-                if entry.name.startswith("."):
-                    continue  # hidden files, editors' and our own temporary files
+                if _hidden(entry.name):
+                    continue
                 entry_relative = _join(directory_relative, entry.name)
                 try:
                     is_folder = entry.is_dir()
@@ -219,10 +225,10 @@ def list_image_folder(folder: str | Path, *, progress: ProgressCallback | None =
     """
     root = Path(folder).expanduser()
     if not root.exists():
-        raise DatasetError(f"image folder {root} not found; name a folder holding one sub-folder "
+        raise DatasetError(f"image folder {display_name(root)} not found; name a folder holding one sub-folder "
                            f"of images per class")
     if not root.is_dir():
-        raise DatasetError(f"{root} is a file; name the folder holding one sub-folder of images per class")
+        raise DatasetError(f"{display_name(root)} is a file; name the folder holding one sub-folder of images per class")
     root = root.resolve()
     top = _subfolders(root)
     if TRAIN_FOLDER in top:
@@ -243,8 +249,8 @@ def list_image_folder(folder: str | Path, *, progress: ProgressCallback | None =
                              f"ignored {shown}{' …' if len(others) > 5 else ''}")
     if len(class_folders) < 2:
         found = ", ".join(listing.class_names) or "none"
-        where = f"{root / TRAIN_FOLDER}" if layout == "train-test" else f"{root}"
-        raise DatasetError(f"image folder {root}: found {len(class_folders)} class folder"
+        where = display_name(root / TRAIN_FOLDER if layout == "train-test" else root)
+        raise DatasetError(f"image folder {display_name(root)}: found {len(class_folders)} class folder"
                            f"{'s' if len(class_folders) != 1 else ''} ({found}) in {where}; "
                            f"training needs at least two, one sub-folder of images per class")
     walker = _Walker(listing, progress, should_cancel)

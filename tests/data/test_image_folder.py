@@ -143,6 +143,25 @@ def test_train_and_test_folders_are_used_as_given(tmp_path):
     assert np.abs(result.dataset.test_images[3, 0].astype(int) - np.asarray(expected, dtype=int)).mean() < 30
 
 
+def test_a_class_found_only_in_the_test_folder_is_refused(tmp_path):
+    make_folder(tmp_path / "data" / "train", per_class=2, classes=("a", "b"))
+    make_folder(tmp_path / "data" / "test", per_class=2, classes=("a", "b", "c"))
+    with pytest.raises(DatasetError, match=r"class 'c' has no training images in train/"):
+        load(tmp_path / "data", tmp_path / "cache")
+
+
+def test_hidden_files_and_macos_companions_are_neither_pictures_nor_classes(tmp_path):
+    folder = make_folder(tmp_path / "pictures", classes=("cat", "dog"))
+    (folder / "__MACOSX" / "cat").mkdir(parents=True)
+    (folder / "__MACOSX" / "cat" / "._0.png").write_bytes(b"\x00\x05\x16\x07")
+    (folder / "cat" / "._0.png").write_bytes(b"\x00\x05\x16\x07")
+    (folder / ".thumbnails").mkdir()
+    (folder / "dog" / ".DS_Store").write_bytes(b"\x00")
+    result = load(folder, tmp_path / "cache")
+    assert result.dataset.class_names == ("cat", "dog")
+    assert result.skipped == () and result.ignored_files == 0
+
+
 def test_unreadable_files_are_skipped_counted_and_named(tmp_path):
     folder = make_folder(tmp_path / "pictures")
     (folder / "cat" / "empty.png").write_bytes(b"")
@@ -182,7 +201,7 @@ def test_a_class_whose_every_file_is_unreadable_is_refused_with_its_name(tmp_pat
     with pytest.raises(DatasetError, match=r"class 'dog' has no readable training images.*skipped 2 files"):
         load(folder, tmp_path / "cache")
     (folder / "dog" / "a.png").unlink()
-    with pytest.raises(DatasetError, match=r"class 'dog' has no image files as training images"):
+    with pytest.raises(DatasetError, match=r"class 'dog' has no training images in its folder"):
         load(folder, tmp_path / "cache")
 
 
