@@ -430,3 +430,34 @@ def describe_image_folder(folder: str | Path, input_shape: tuple[int, int, int],
                        description=f"{sum(listing.class_counts()):,} images in {display_name(listing.root)}",
                        input_shape=tuple(input_shape), class_names=listing.class_names,
                        train_size=train_size, test_size=test_size, download_bytes=0)
+
+
+_GREY_MODES = ("1", "L", "LA", "La", "I", "F") + ("I;16", "I;16B", "I;16L", "I;16N")
+
+
+def suggest_input_shape(folder: str | Path, *, largest: int = 64, sample: int = 32) -> tuple[int, int, int]:
+    """An Input shape for a folder ("Adapt input to dataset"), from a few images' headers only.
+
+    Grey (1 channel) when every sampled image is grey, else RGB; square, the median shorter
+    side of the sample rounded down to a multiple of 4 (two 2×2 poolings divide it), at
+    least 8 and at most ``largest`` — images are shrunk to fit, and 64×64 trains on a CPU.
+    """
+    from PIL import Image
+
+    listing = list_image_folder(folder)
+    entries = listing.entries
+    step = max(1, len(entries) // sample)
+    modes, sides = [], []
+    for entry in entries[::step][:sample]:
+        try:
+            with Image.open(listing.root / entry.relative) as image:  # reads the header, not the pixels
+                modes.append(image.mode)
+                sides.append(min(image.size))
+        except Exception:  # noqa: BLE001 - an unreadable file says nothing about the others
+            continue
+    if not sides:
+        return (3, largest, largest)
+    channels = 1 if all(mode in _GREY_MODES for mode in modes) else 3
+    side = int(np.median(sides))
+    side = max(8, min(largest, side - side % 4))
+    return (channels, side, side)

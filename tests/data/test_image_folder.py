@@ -18,7 +18,7 @@ from PIL import Image
 
 from designer.data import Dataset, DatasetError, DownloadCancelled
 from designer.data import folder as folder_module
-from designer.data.folder import DecodingCancelled, describe_image_folder, load_image_folder
+from designer.data.folder import DecodingCancelled, describe_image_folder, load_image_folder, suggest_input_shape
 from designer.data.folder_listing import list_image_folder
 from designer.data.splits import stratified_split
 
@@ -404,3 +404,14 @@ def test_describe_counts_classes_and_images_without_decoding(tmp_path, count_dec
     assert info.class_names == ("cat", "dog", "owl") and info.input_shape == (3, 32, 32)
     assert (info.train_size, info.test_size) == (24, 6) and info.download_bytes == 0
     assert count_decodes == []
+
+
+def test_an_input_shape_is_suggested_from_the_pictures(tmp_path):
+    colour = make_folder(tmp_path / "colour")  # RGB and grey; shorter sides 12, 13, 17, 18, 22, 25
+    assert suggest_input_shape(colour) == (3, 16, 16)
+    grey = tmp_path / "grey"
+    for name in ("a", "b"):
+        (grey / name).mkdir(parents=True)
+        for index in range(3):
+            Image.fromarray(noise(300, 400, index, channels=1), "L").save(grey / name / f"{index}.png")
+    assert suggest_input_shape(grey) == (1, 64, 64)
