@@ -142,17 +142,26 @@ def _decode_all(images: np.ndarray, array_file: Path | None, paths: list[str], t
         executor = ThreadPoolExecutor(workers, thread_name_prefix="decode")
     problems: dict[int, str] = {}
     done = 0
+    starts = iter(range(0, total, chunk))
+    pending: set = set()
+
+    def submit(start: int) -> None:
+        rows = list(range(start, min(total, start + chunk)))
+        chunk_paths = paths[start:start + chunk]
+        if use_processes:
+            future = executor.submit(_decode_rows_into_file, str(array_file), rows, chunk_paths, target)
+        else:
+            future = executor.submit(_decode_rows, images, rows, chunk_paths, target, cancelled)
+        future.rows = len(rows)
+        pending.add(future)
+
     try:
-        pending = set()
-        for start in range(0, total, chunk):
-            rows = list(range(start, min(total, start + chunk)))
-            chunk_paths = paths[start:start + chunk]
-            if use_processes:
-                future = executor.submit(_decode_rows_into_file, str(array_file), rows, chunk_paths, target)
-            else:
-                future = executor.submit(_decode_rows, images, rows, chunk_paths, target, cancelled)
-            future.rows = len(rows)
-            pending.add(future)
+        # A bounded window of chunks in flight: waiting costs the same per chunk however many
+        # files there are, and a cancel has little queued work to drop.
+        for start in starts:
+            submit(start)
+            if len(pending) >= workers * 4:
+                break
         while pending:
             if should_cancel is not None and should_cancel():
                 cancelled.set()
@@ -161,6 +170,9 @@ def _decode_all(images: np.ndarray, array_file: Path | None, paths: list[str], t
             for future in finished:
                 problems.update(future.result())
                 done += future.rows
+                next_start = next(starts, None)
+                if next_start is not None:
+                    submit(next_start)
             if finished and progress is not None:
                 progress(done, total)
     except BrokenExecutor:
