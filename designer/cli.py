@@ -31,7 +31,7 @@ def _train(arguments) -> int:
 
 
 def _predict(arguments) -> int:
-    from designer.training.predict import predict_command
+    from designer.training.predictions import predict_command
 
     return predict_command(arguments)
 

@@ -13,7 +13,7 @@ from PIL import Image
 
 from designer.core import load_architecture
 from designer.training import TrainConfig, Trainer, evaluate, predict, save_checkpoint
-from designer.training.predict import Predictor
+from designer.training.predictions import Predictor
 
 ROOT = Path(__file__).resolve().parents[2]
 TEST_DIGITS = 40

@@ -7,6 +7,9 @@ deviation). So an image gets exactly the numbers its twin in a training folder g
 
 ``python main.py predict CHECKPOINT.pt IMAGE…`` prints one line per image: its top classes
 with probabilities, or why it could not be read; the other images are still predicted.
+
+(Not named ``predict.py``: importing a submodule of that name would replace the package's
+``designer.training.predict`` function with the module.)
 """
 
 from __future__ import annotations
