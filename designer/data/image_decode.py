@@ -24,6 +24,7 @@ Choices (see README, "Image folders"):
 from __future__ import annotations
 
 import math
+import re
 import struct
 
 import numpy as np
@@ -61,8 +62,10 @@ def decode_image(path, channels: int, height: int, width: int, resize: str = DEF
             return _prepare(image, channels, height, width, resize)
     except ImageProblem:
         raise
-    except Image.DecompressionBombError:
-        raise ImageProblem(_too_large_text(None)) from None
+    except Image.DecompressionBombError as error:
+        # Raised by Image.open from the header alone (above 2× the limit); it names the size.
+        found = re.search(r"\((\d+) pixels\)", str(error))
+        raise ImageProblem(_too_large_text(None, int(found.group(1)) if found else None)) from None
     except UnidentifiedImageError:
         raise ImageProblem(f"not a {FORMATS_TEXT} image (or damaged)") from None
     except PermissionError:
@@ -83,9 +86,12 @@ def _short(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
-def _too_large_text(size: tuple[int, int] | None) -> str:
+def _too_large_text(size: tuple[int, int] | None, pixels: int | None = None) -> str:
     limit = Image.MAX_IMAGE_PIXELS
-    what = f"{size[0]:,}×{size[1]:,} pixels" if size else "too many pixels"
+    if size:
+        what = f"{size[0]:,}×{size[1]:,} pixels"
+    else:
+        what = f"{pixels:,} pixels" if pixels else "too many pixels"
     return (f"too large ({what}; the limit is {limit:,} pixels, Pillow's guard against "
             f"decompression bombs); shrink it first")
 
