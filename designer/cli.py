@@ -21,6 +21,7 @@ COMMAND_HELP = {
     "sweep": "train depth × width variants of a design's FC head; table, Pareto fronts, CSV and JSON",
     "export": "write a design as standalone PyTorch code or as ONNX",
     "import": "read an ONNX model as a design (and its weights as a checkpoint)",
+    "predict": "print the top classes a checkpoint gives image files",
 }
 COMMANDS = tuple(COMMAND_HELP)
 
@@ -93,6 +94,12 @@ def _import(arguments) -> int:
     return run_import_command(arguments)
 
 
+def _predict(arguments) -> int:
+    from designer.training.predictions import predict_command
+
+    return predict_command(arguments)
+
+
 def _window(arguments) -> int:
     from designer.ui.app import run_window
 
@@ -160,6 +167,12 @@ def build_command_parser() -> argparse.ArgumentParser:
     import_ = commands.add_parser("import", help=COMMAND_HELP["import"])
     add_import_arguments(import_)
     import_.set_defaults(handler=_import)
+
+    predict = commands.add_parser("predict", help=COMMAND_HELP["predict"])
+    predict.add_argument("checkpoint", help="a checkpoint.pt written by training")
+    predict.add_argument("images", nargs="+", metavar="IMAGE", help="PNG, JPEG, BMP or WebP files")
+    predict.add_argument("--top", type=int, default=3, metavar="K", help="classes shown per image (default: 3)")
+    predict.set_defaults(handler=_predict)
     return parser
 
 
