@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from designer.core.atomic import write_text_atomically
+from designer.data import FOLDER_DATASET
 from designer.data.errors import DatasetError, DownloadCancelled
 from designer.data.folder_listing import (CancelCheck, FolderListing, ListingCancelled,
                                           ProgressCallback, SkippedImage, count_message, display_name,
@@ -38,7 +39,6 @@ from designer.data.locations import default_datasets_cache
 from designer.data.records import Dataset, DatasetInfo
 from designer.data.splits import stratified_split
 
-FOLDER_DATASET = "folder"
 DEFAULT_TEST_FRACTION = 0.2
 CACHE_SUBFOLDER = "image-folders"
 CACHE_VERSION = 1

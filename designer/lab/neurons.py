@@ -61,10 +61,10 @@ def top_predictions(logits, k: int = 3, class_names=None) -> list[tuple[str, flo
 def look_inside(model, index: int) -> dict:
     """Everything the neuron view shows for test image ``index`` of ``model`` (a ``TrainedModel``):
     the image, its label, each FC layer's activations and the top-3 predictions."""
-    from designer.training.datasets import cached_dataset
+    from designer.training.datasets import dataset_for_model
     from designer.training.evaluation import Normalisation
 
-    dataset = cached_dataset(model.config.dataset, model.config.data_folder)
+    dataset = dataset_for_model(model)
     count = int(dataset.test_images.shape[0])
     index = max(0, min(int(index), count - 1))
     stored = dataset.test_images[index:index + 1]

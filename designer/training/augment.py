@@ -29,87 +29,11 @@ seed gives the same batches, whatever else draws random numbers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 
-PADDING_MODES = ("zero", "reflect")
-MAX_PIXELS = 64  # a shift or padding this large leaves nothing of a 28×28 or 32×32 image
-
-
-class AugmentError(ValueError):
-    """A spec string that cannot be read; the message says what is expected."""
-
-
-@dataclass(frozen=True)
-class AugmentSpec:
-    shift: int = 0  # ±pixels, black fill
-    flip: bool = False  # horizontal, with probability 1/2
-    crop: int = 0  # padding in pixels on each side
-    crop_padding: str = "zero"  # "zero" or "reflect"
-
-    @property
-    def active(self) -> bool:
-        return bool(self.shift or self.flip or self.crop)
-
-    def __str__(self) -> str:
-        parts = []
-        if self.shift:
-            parts.append(f"shift:{self.shift}")
-        if self.flip:
-            parts.append("flip")
-        if self.crop:
-            parts.append(f"crop:{self.crop}" + (":reflect" if self.crop_padding == "reflect" else ""))
-        return ",".join(parts) or "none"
-
-
-SYNTAX = "shift:K, flip, crop:P or crop:P:reflect, separated by commas (e.g. shift:4,flip)"
-
-
-def _pixels(text: str, what: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise AugmentError(f"{what} needs a whole number of pixels, not {text!r}") from None
-    if not 1 <= value <= MAX_PIXELS:
-        raise AugmentError(f"{what} must be 1 to {MAX_PIXELS} pixels, not {value}")
-    return value
-
-
-def parse_augment(text: str | None) -> AugmentSpec:
-    """``"shift:4,flip,crop:4"`` → AugmentSpec; raises AugmentError naming the bad part."""
-    text = (text or "").strip()
-    if text.lower() in ("", "none", "off"):
-        return AugmentSpec()
-    values: dict = {}
-    for raw in text.split(","):
-        part = raw.strip().lower()
-        name, _, argument = part.partition(":")
-        if not part:
-            raise AugmentError(f"empty entry in augmentation {text!r}; use {SYNTAX}")
-        if name in values or (name == "crop" and "crop_padding" in values):
-            raise AugmentError(f"{name!r} is given twice in augmentation {text!r}")
-        if name == "shift":
-            if not argument or ":" in argument:
-                raise AugmentError(f"write shift as shift:K (K = largest shift in pixels), not {part!r}")
-            values["shift"] = _pixels(argument, "shift")
-        elif name == "flip":
-            if argument:
-                raise AugmentError(f"flip takes no value, not {part!r}")
-            values["flip"] = True
-        elif name == "crop":
-            pixels, _, padding = argument.partition(":")
-            if not pixels:
-                raise AugmentError(f"write crop as crop:P or crop:P:reflect (P = padding in pixels), not {part!r}")
-            values["crop"] = _pixels(pixels, "crop padding")
-            padding = padding or "zero"
-            if padding not in PADDING_MODES:
-                raise AugmentError(f"crop padding is zero or reflect, not {padding!r}")
-            values["crop_padding"] = padding
-        else:
-            raise AugmentError(f"unknown augmentation {name!r}; use {SYNTAX}")
-    return AugmentSpec(**values)
+from designer.training.specs import (AUGMENT_SYNTAX as SYNTAX, MAX_PIXELS, PADDING_MODES,  # noqa: F401
+                                     AugmentError, AugmentSpec, parse_augment)
 
 
 def _offsets(count: int, limit: int, generator: torch.Generator) -> torch.Tensor:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import re
 import signal
 import sys
 from pathlib import Path
@@ -52,13 +51,23 @@ def _positive(text: str) -> float:
 
 
 def add_training_arguments(parser: argparse.ArgumentParser, output_help: str | None = None) -> None:
-    from designer.data import DATASET_NAMES
+    from designer.data import TRAINING_DATASETS
 
     defaults = TrainConfig()
-    parser.add_argument("--dataset", choices=DATASET_NAMES, default=defaults.dataset,
-                        help=f"what to train on (default: {defaults.dataset}, built in, needs no network)")
+    parser.add_argument("--dataset", choices=TRAINING_DATASETS, default=defaults.dataset,
+                        help=f"what to train on (default: {defaults.dataset}, built in, needs no network); "
+                             f"folder: your own pictures in --data-folder DIR, one sub-folder per class")
     parser.add_argument("--data-folder", metavar="DIR", help="a folder holding the dataset's files; "
-                        "tried before the cache and the download")
+                        "tried before the cache and the download (--dataset folder: the folder of pictures)")
+    parser.add_argument("--resize", choices=("crop", "letterbox"), default=defaults.resize,
+                        help="--dataset folder: how each picture becomes the Input block's H×W: crop (scale to "
+                             "cover, cut the centre) or letterbox (scale to fit, black bars) (default: crop)")
+    parser.add_argument("--augment", default=defaults.augment, metavar="SPEC",
+                        help="augment the training batches (never validation or test): shift:K, flip, crop:P "
+                             "or crop:P:reflect, separated by commas, e.g. shift:4,flip (default: none)")
+    parser.add_argument("--schedule", default=defaults.schedule, metavar="SPEC",
+                        help="learning-rate schedule: none, step:N[:G], cosine[:MIN], onecycle[:PEAK] or "
+                             "plateau[:P[:F]] (default: none)")
     parser.add_argument("--epochs", type=_positive_int, default=defaults.epochs,
                         help=f"passes over the training set (default: {defaults.epochs})")
     parser.add_argument("--batch-size", type=_positive_int, default=defaults.batch_size,
@@ -134,13 +143,49 @@ def config_from_arguments(arguments: argparse.Namespace) -> TrainConfig:
         seed=getattr(arguments, "seed", defaults.seed),
         device=getattr(arguments, "device", defaults.device),
         download=not getattr(arguments, "no_download", False),
+        augment=getattr(arguments, "augment", defaults.augment) or "",
+        schedule=getattr(arguments, "schedule", defaults.schedule) or "",
+        resize=getattr(arguments, "resize", defaults.resize),
     )
 
 
 def default_output_folder(architecture_file: str | Path, now: datetime.datetime | None = None) -> Path:
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(architecture_file).stem).strip("-") or "run"
-    stamp = (now or datetime.datetime.now()).strftime("%Y%m%d-%H%M%S")
-    return Path("runs") / f"{stem}-{stamp}"
+    from designer.training.run_folder import new_run_folder
+
+    return new_run_folder("runs", Path(architecture_file).stem, now)
+
+
+def settings_summary(config: TrainConfig) -> str:
+    """The run's settings on one line (the command's first line, the Runs view's column)."""
+    data = f"the image folder {config.data_folder}" if config.dataset == "folder" else config.dataset
+    text = (f"{config.epochs} epoch(s) on {data}, {config.optimizer} lr {config.learning_rate:g}, "
+            f"batch {config.batch_size}, seed {config.seed}")
+    extras = [f"augment {config.augment}" if config.augment not in ("", "none") else "",
+              f"schedule {config.schedule}" if config.schedule not in ("", "none") else "",
+              f"{config.resize} to the Input" if config.dataset == "folder" else ""]
+    return ", ".join([text] + [extra for extra in extras if extra])
+
+
+class _ProgressLine:
+    """A download's bytes or an image folder's pictures on one terminal line that rewrites itself."""
+
+    def __init__(self) -> None:
+        from designer.data.download import ProgressLine
+
+        self._line = ProgressLine()
+
+    def __call__(self, done: int, total: int) -> None:
+        self._line(done, total)
+
+    def show_images(self, done: int, total: int) -> None:
+        text = f"listing the image folder: {done:,} entries" if not total else f"reading images: {done:,} of {total:,}"
+        print(f"\r{text:<50}", end="", file=sys.stderr, flush=True)
+        self._line.open = True
+        if total and done >= total:
+            self.finish()
+
+    def finish(self) -> None:
+        self._line.finish()
 
 
 def _percent(value: float | None) -> str:
@@ -154,10 +199,15 @@ def _loss(value: float | None) -> str:
 def _printer(epochs: int, progress_line):
     """The run's events as the command prints them; downloads on ``progress_line`` (one line that
     rewrites itself, ended before anything else is printed)."""
-    from designer.training.run import DownloadProgress, EpochDone, RunStarted
+    from designer.training.run import DatasetLoaded, DecodingProgress, DownloadProgress, EpochDone, RunStarted
 
     def show(event) -> None:
-        if isinstance(event, RunStarted):
+        if isinstance(event, DecodingProgress):
+            progress_line.show_images(event.done, event.total)
+        elif isinstance(event, DatasetLoaded):
+            progress_line.finish()
+            print(f"image folder: {event.message}", flush=True)
+        elif isinstance(event, RunStarted):
             progress_line.finish()
             if event.data_source:
                 print(f"data: {event.data_source}", flush=True)
@@ -199,13 +249,12 @@ def run_training_command(arguments: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
 
     # torch loads only once the file and the settings are known to be good.
-    from designer.training.checkpoint import CheckpointError, save_checkpoint
-    from designer.training.history import save_history_csv, save_history_json
-    from designer.data.download import ProgressLine
+    from designer.training.checkpoint import CheckpointError
     from designer.training.run import run, trained_model
+    from designer.training.run_folder import save_run
 
     output = Path(arguments.output) if getattr(arguments, "output", None) else default_output_folder(arguments.file)
-    control, progress_line = RunControl(), ProgressLine()
+    control, progress_line = RunControl(), _ProgressLine()
     interrupted = False
 
     def on_interrupt(signum, frame) -> None:
@@ -218,8 +267,7 @@ def run_training_command(arguments: argparse.Namespace) -> int:
 
     previous_handler = signal.signal(signal.SIGINT, on_interrupt)
     try:
-        print(f"{graph.name}: {config.epochs} epoch(s) on {config.dataset}, {config.optimizer} lr "
-              f"{config.learning_rate:g}, batch {config.batch_size}, seed {config.seed}", flush=True)
+        print(f"{graph.name}: {settings_summary(config)}", flush=True)
         ended = run(request, _printer(config.epochs, progress_line), control)
     finally:
         progress_line.finish()
@@ -236,12 +284,10 @@ def run_training_command(arguments: argparse.Namespace) -> int:
         return EXIT_FAILED if result.status == "failed" else (EXIT_INTERRUPTED if interrupted else 0)
 
     try:
-        save_history_csv(result.history, output / "history.csv")
-        save_history_json(result, output / "history.json", config, info, architecture=str(arguments.file))
         model = trained_model(request, ended) if result.status != "failed" else None
-        if model is not None:
-            save_checkpoint(output / "checkpoint.pt", graph, model.module, config, result,
-                            model.normalisation, model.class_names)
+        save_run(output, graph, config, result, info, module=model.module if model else None,
+                 normalisation=model.normalisation if model else None,
+                 class_names=model.class_names if model else (), architecture=str(arguments.file))
     except (OSError, CheckpointError) as error:
         print(f"error: cannot save the results in {output}: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -255,5 +301,5 @@ def run_training_command(arguments: argparse.Namespace) -> int:
         print(f"test accuracy {result.test_accuracy:.2%} (loss {result.test_loss:.4f}){best}; "
               f"{result.seconds:.1f} s in all")
     print(result.message)
-    print(f"saved history.csv, history.json and checkpoint.pt in {output}")
+    print(f"saved history.csv, history.json, design.json{' and checkpoint.pt' if model else ''} in {output}")
     return EXIT_INTERRUPTED if interrupted else 0

@@ -27,91 +27,15 @@ the learning rate of an epoch (``learning_rate``) before calling ``after_epoch``
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 
-SCHEDULES = ("none", "step", "cosine", "onecycle", "plateau")
-SYNTAX = "none, step:N[:G], cosine[:MIN], onecycle[:PEAK] or plateau[:P[:F]] (e.g. step:10:0.1)"
+from designer.training.specs import (SCHEDULE_SYNTAX as SYNTAX, SCHEDULES, ScheduleError,  # noqa: F401
+                                     ScheduleSpec, parse_schedule)
+
 ONE_CYCLE_START_DIVIDER = 25.0  # torch's defaults, spelled out for the formula above
 ONE_CYCLE_END_DIVIDER = 1e4
 ONE_CYCLE_RISE = 0.3
-
-
-class ScheduleError(ValueError):
-    """A spec string that cannot be read; the message says what is expected."""
-
-
-@dataclass(frozen=True)
-class ScheduleSpec:
-    kind: str = "none"
-    step_size: int = 0  # step: epochs between drops
-    gamma: float = 0.1  # step: factor at each drop
-    minimum: float = 0.0  # cosine: the last learning rate
-    peak: float | None = None  # onecycle: the top learning rate (None: the run's learning rate)
-    patience: int = 2  # plateau
-    factor: float = 0.1  # plateau
-
-    def __str__(self) -> str:
-        if self.kind == "step":
-            return f"step:{self.step_size}:{self.gamma:g}"
-        if self.kind == "cosine":
-            return f"cosine:{self.minimum:g}" if self.minimum else "cosine"
-        if self.kind == "onecycle":
-            return f"onecycle:{self.peak:g}" if self.peak else "onecycle"
-        if self.kind == "plateau":
-            return f"plateau:{self.patience}:{self.factor:g}"
-        return "none"
-
-
-def _number(text: str, what: str, *, whole: bool = False) -> float:
-    try:
-        value = int(text) if whole else float(text)
-    except ValueError:
-        kind = "a whole number" if whole else "a number"
-        raise ScheduleError(f"{what} must be {kind}, not {text!r}") from None
-    if not math.isfinite(value):
-        raise ScheduleError(f"{what} must be finite, not {text!r}")
-    return value
-
-
-def parse_schedule(text: str | None) -> ScheduleSpec:
-    """``"step:10:0.1"`` → ScheduleSpec; raises ScheduleError naming what is wrong."""
-    text = (text or "").strip().lower()
-    if text in ("", "none", "off", "constant"):
-        return ScheduleSpec()
-    kind, *arguments = text.split(":")
-    limits = {"step": (1, 2), "cosine": (0, 1), "onecycle": (0, 1), "plateau": (0, 2)}
-    if kind not in limits:
-        raise ScheduleError(f"unknown schedule {kind!r}; use {SYNTAX}")
-    fewest, most = limits[kind]
-    if not fewest <= len(arguments) <= most or any(not argument for argument in arguments):
-        raise ScheduleError(f"{text!r} does not fit the {kind} schedule; use {SYNTAX}")
-    if kind == "step":
-        step_size = int(_number(arguments[0], "the step (epochs between drops)", whole=True))
-        gamma = _number(arguments[1], "the step factor") if len(arguments) > 1 else 0.1
-        if step_size < 1:
-            raise ScheduleError(f"the step must be at least 1 epoch, not {step_size}")
-        if not 0 < gamma <= 1:
-            raise ScheduleError(f"the step factor must be in (0, 1], not {gamma:g}")
-        return ScheduleSpec("step", step_size=step_size, gamma=gamma)
-    if kind == "cosine":
-        minimum = _number(arguments[0], "the cosine schedule's last learning rate") if arguments else 0.0
-        if minimum < 0:
-            raise ScheduleError(f"the cosine schedule's last learning rate must be ≥ 0, not {minimum:g}")
-        return ScheduleSpec("cosine", minimum=minimum)
-    if kind == "onecycle":
-        peak = _number(arguments[0], "the one-cycle peak learning rate") if arguments else None
-        if peak is not None and peak <= 0:
-            raise ScheduleError(f"the one-cycle peak learning rate must be > 0, not {peak:g}")
-        return ScheduleSpec("onecycle", peak=peak)
-    patience = int(_number(arguments[0], "the plateau patience (epochs)", whole=True)) if arguments else 2
-    factor = _number(arguments[1], "the plateau factor") if len(arguments) > 1 else 0.1
-    if patience < 0:
-        raise ScheduleError(f"the plateau patience must be ≥ 0 epochs, not {patience}")
-    if not 0 < factor < 1:
-        raise ScheduleError(f"the plateau factor must be in (0, 1), not {factor:g}")
-    return ScheduleSpec("plateau", patience=patience, factor=factor)
 
 
 class Schedule:
