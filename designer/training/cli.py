@@ -155,17 +155,6 @@ def default_output_folder(architecture_file: str | Path, now: datetime.datetime 
     return new_run_folder("runs", Path(architecture_file).stem, now)
 
 
-def settings_summary(config: TrainConfig) -> str:
-    """The run's settings on one line (the command's first line, the Runs view's column)."""
-    data = f"the image folder {config.data_folder}" if config.dataset == "folder" else config.dataset
-    text = (f"{config.epochs} epoch(s) on {data}, {config.optimizer} lr {config.learning_rate:g}, "
-            f"batch {config.batch_size}, seed {config.seed}")
-    extras = [f"augment {config.augment}" if config.augment not in ("", "none") else "",
-              f"schedule {config.schedule}" if config.schedule not in ("", "none") else "",
-              f"{config.resize} to the Input" if config.dataset == "folder" else ""]
-    return ", ".join([text] + [extra for extra in extras if extra])
-
-
 class _ProgressLine:
     """A download's bytes or an image folder's pictures on one terminal line that rewrites itself."""
 
@@ -267,7 +256,7 @@ def run_training_command(arguments: argparse.Namespace) -> int:
 
     previous_handler = signal.signal(signal.SIGINT, on_interrupt)
     try:
-        print(f"{graph.name}: {settings_summary(config)}", flush=True)
+        print(f"{graph.name}: {config.summary()}", flush=True)
         ended = run(request, _printer(config.epochs, progress_line), control)
     finally:
         progress_line.finish()

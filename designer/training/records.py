@@ -49,6 +49,16 @@ class TrainConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def summary(self) -> str:
+        """The settings on one line, for a person (``train``'s first line, the Runs view)."""
+        data = f"the image folder {self.data_folder}" if self.dataset == "folder" else self.dataset
+        text = (f"{self.epochs} epoch(s) on {data}, {self.optimizer} lr {self.learning_rate:g}, "
+                f"batch {self.batch_size}, seed {self.seed}")
+        extras = [f"augment {self.augment}" if self.augment not in ("", "none") else "",
+                  f"schedule {self.schedule}" if self.schedule not in ("", "none") else "",
+                  f"{self.resize} to the Input" if self.dataset == "folder" else ""]
+        return ", ".join([text] + [extra for extra in extras if extra])
+
     def problems(self) -> list[str]:
         """What is wrong with these settings, one sentence each, for a person ([] when nothing is).
 
