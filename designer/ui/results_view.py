@@ -107,6 +107,8 @@ class ResultsView(QWidget):
 
     save_checkpoint_requested = Signal()
     load_checkpoint_requested = Signal()
+    #: picture files dropped here, to be predicted (Training ▸ Predict Image…)
+    images_dropped = Signal(list)
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -159,6 +161,8 @@ class ResultsView(QWidget):
         layout.addLayout(header)
         layout.addWidget(splitter, 1)
         self.mistake_cells: list[QWidget] = []
+        self.setAcceptDrops(True)
+        self.setToolTip("Drop a picture here to see what the trained network makes of it")
 
     def set_checkpoint_available(self, available: bool) -> None:
         self.save_button.setEnabled(available)
@@ -233,6 +237,16 @@ class ResultsView(QWidget):
             row, column = divmod(index, columns)
             self.mistakes_grid.addWidget(cell, row, column)
 
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        if _dropped_images(event.mimeData()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        paths = _dropped_images(event.mimeData())
+        if paths:
+            event.acceptProposedAction()
+            self.images_dropped.emit(paths)
+
     def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt's name
         # The grid's column count follows the scroll area's width (the Results tab may be
         # hidden, hence narrow, when the results arrive).
@@ -240,6 +254,15 @@ class ResultsView(QWidget):
                 and self._columns() != getattr(self, "_laid_out_columns", 0)):
             self._lay_out_mistakes()
         return False
+
+
+def _dropped_images(mime_data) -> list[str]:
+    from designer.data.image_decode import IMAGE_SUFFIXES
+
+    if not mime_data.hasUrls():
+        return []
+    paths = [url.toLocalFile() for url in mime_data.urls() if url.isLocalFile()]
+    return [path for path in paths if path.lower().endswith(IMAGE_SUFFIXES)]
 
 
 __all__ = ["ConfusionMatrixView", "ResultsView", "image_to_pixmap"]

@@ -6,10 +6,12 @@ here as Qt signals, in the GUI thread, throttled at their source. While a run go
 design is locked (``DesignDocument.set_locked``), so the network being trained is never
 half-changed. Closing the window stops and joins the run (``shutdown``).
 
-The pieces live beside this file: the settings form (``training_settings``), the progress
-bars (``run_progress``), the diagnosis box (``diagnosis_view``), checkpoints
+The pieces live beside this file: the settings form (``training_settings``, with the image
+folder's ``image_folder_choice``), the fit check (``training_fit``), the progress bars
+(``run_progress``), the diagnosis box (``diagnosis_view``), checkpoints
 (``training_checkpoints``), the dataset prompts (``dataset_prompts``) and the menu
-(``training_menu``).
+(``training_menu``, with the Runs dock and Predict Image…). Every run that trains is saved in
+the runs folder (``runs_location``) by the worker thread, like the command line's.
 """
 
 from __future__ import annotations
@@ -17,19 +19,19 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
-from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QMessageBox, QPushButton, QScrollArea, QSplitter,
+from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QPushButton, QScrollArea, QSplitter,
                                QTabWidget, QVBoxLayout, QWidget)
 
-from designer.data import DEFAULT_DATASET, dataset_info, find_local
 from designer.training.diagnosis import Diagnosis, diagnose
-from designer.training.fit import FitCheck, check_fit_to_dataset
+from designer.training.fit import FitCheck
 from designer.training.records import EpochMetrics, TrainConfig, best_epoch
 from designer.training.run import Local, RunOutcome, RunRequest, TrainedModel, refusal
-from designer.ui.dataset_prompts import DownloadDialog, dataset_error_box
+from designer.ui.dataset_prompts import DatasetPrompts
 from designer.ui.diagnosis_view import DiagnosisView
 from designer.ui.document import DesignDocument
 from designer.ui.run_progress import RunProgress
 from designer.ui.training_checkpoints import CheckpointActions
+from designer.ui.training_fit import apply_changes, dataset_description, dataset_fit, use_input_shape
 from designer.ui.training_run import TrainingRun
 from designer.ui.training_settings import FitWarning, TrainingSettings
 
@@ -47,6 +49,10 @@ class TrainingPanel(QWidget):
 
     #: a run is about to start (the main window raises the dock)
     run_starting = Signal()
+    #: a run was saved in its folder (the path); the Runs view lists it
+    run_saved = Signal(str)
+    #: image files were dropped on the Results tab (Predict Image… shows them)
+    images_dropped = Signal(list)
 
     def __init__(self, document: DesignDocument, *, confirm_discard_changes=None, show_design=None,
                  parent: QWidget | None = None) -> None:
@@ -65,9 +71,9 @@ class TrainingPanel(QWidget):
         self.last_outcome: RunOutcome | None = None
         self.diagnosis: Diagnosis | None = None
         self._num_classes = 10
-        self._download_dialog: DownloadDialog | None = None
-        self._dataset_error_box: QMessageBox | None = None
         self.dock = None  # the QDockWidget holding this panel, once installed
+        #: where runs are saved (the window sets it to the Runs view's folder)
+        self.runs_folder_of = _default_runs_folder
 
         self._build_settings()
         self._build_outputs()
@@ -81,8 +87,8 @@ class TrainingPanel(QWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(splitter)
 
+        self.prompts = DatasetPrompts(self)
         for signal, slot in ((self.training.status_changed, self._on_training_status_changed),
-                             (self.training.download_progress, self._on_training_download_progress),
                              (self.training.run_started, self._on_training_run_started),
                              (self.training.batches_done, self._on_training_batches_done),
                              (self.training.epoch_done, self._on_training_epoch_done),
@@ -90,6 +96,7 @@ class TrainingPanel(QWidget):
                              (self.training.finished, self._on_training_finished)):
             signal.connect(slot)
         self.settings.dataset_changed.connect(self._on_settings_dataset_changed)
+        self.settings.image_folder.input_suggested.connect(self._on_image_folder_input_suggested)
         document.analysis_changed.connect(self._on_document_analysis_changed)
         document.locked_changed.connect(self._on_document_locked_changed)
         self._refresh_input_check()
@@ -184,6 +191,7 @@ class TrainingPanel(QWidget):
         self._results = ResultsView()
         self._results.save_checkpoint_requested.connect(self.checkpoints.save_interactively)
         self._results.load_checkpoint_requested.connect(self.checkpoints.load_interactively)
+        self._results.images_dropped.connect(self.images_dropped)
         current = self.tabs.currentIndex()
         stand_in = self.tabs.widget(1)
         self.tabs.removeTab(1)
@@ -198,7 +206,7 @@ class TrainingPanel(QWidget):
         return self.settings.config()
 
     def input_check(self) -> FitCheck:
-        return check_fit_to_dataset(self.document.graph, self.settings.dataset_name, self.document.analysis)
+        return dataset_fit(self.document.graph, self.settings, self.document.analysis)
 
     def _refresh_input_check(self) -> FitCheck:
         check = self.input_check()
@@ -208,13 +216,14 @@ class TrainingPanel(QWidget):
     def adapt_input_to_dataset(self) -> bool:
         """One undo step setting the Input's C×H×W (and the classifier's outputs) to the dataset's."""
         check = self.input_check()
-        if not check.changes or self.document.locked:
+        if not apply_changes(self.document, check.changes, f"Adapt input to {check.dataset_label}"):
             return False
-        with self.document.macro(f"Adapt input to {check.dataset_label}"):
-            for block_id, name, value in check.changes:
-                self.document.set_param(block_id, name, value)
         self._refresh_input_check()
         return True
+
+    @Slot(object)
+    def _on_image_folder_input_suggested(self, shape) -> None:
+        use_input_shape(self.document, shape)
 
     @Slot()
     def _on_adapt_button_clicked(self) -> None:
@@ -279,23 +288,20 @@ class TrainingPanel(QWidget):
             self.set_status(f"Cannot start: {refused.result.message}.", error=True)
             return False
 
-        info = dataset_info(config.dataset)
+        info = dataset_description(self.settings)
         self._num_classes = info.num_classes
         self.history, self.run_info, self.diagnosis = [], None, None
         self.plots.reset(config.epochs)
         self.diagnosis_view.show_diagnosis(None)
         self.progress.reset()
         self.tabs.setCurrentIndex(0)
-        if not self.training.start([request]):
+        if not self.training.start([request], save_runs_in=self.runs_folder_of()):
             return False
         self.run_starting.emit()
         self.document.set_locked(True)
         self.set_running(True)
         self.set_status(f"Preparing {info.label}…")
-        if info.download_bytes and find_local(config.dataset, config.data_folder) is None:
-            self._download_dialog = DownloadDialog(info, self)
-            self._download_dialog.canceled.connect(self._on_download_dialog_canceled)
-            self._download_dialog.show()
+        self.prompts.run_starting(config, info)
         return True
 
     def stop(self) -> None:
@@ -309,7 +315,7 @@ class TrainingPanel(QWidget):
         """Stop and join the run (the window is closing). True when nothing runs any more."""
         if not self.running:
             return True
-        self._close_download_dialog()
+        self.prompts.close_dialogs()
         finished = self.training.shutdown(timeout_ms)
         if finished:
             self._release_run()
@@ -327,13 +333,7 @@ class TrainingPanel(QWidget):
             self.set_status(event.text)
 
     @Slot(object)
-    def _on_training_download_progress(self, event) -> None:
-        if self._download_dialog is not None:
-            self._download_dialog.show_progress(event.done, event.total)
-
-    @Slot(object)
     def _on_training_run_started(self, event) -> None:
-        self._close_download_dialog()
         info = self.run_info = event.info
         self._num_classes = len(info.class_names) or self._num_classes
         self.progress.start(info)
@@ -359,7 +359,6 @@ class TrainingPanel(QWidget):
     @Slot(object)
     def _on_training_run_ended(self, event) -> None:
         outcome = self.last_outcome = event.result.outcome
-        self._close_download_dialog()
         result = outcome.result
         self.plots.refresh()
         self.progress.show_now()
@@ -372,9 +371,7 @@ class TrainingPanel(QWidget):
         message = result.message[:1].upper() + result.message[1:]
         self.set_status(f"Failed: {result.message}" if result.status == "failed" else message,
                          error=result.status == "failed")
-        if result.failure == "dataset":
-            self._dataset_error_box = dataset_error_box(self, result.message, self._on_use_sample_clicked)
-        elif result.failure in ("input-shape", "output-shape"):
+        if result.failure in ("input-shape", "output-shape"):
             self._refresh_input_check()
         if result.test_accuracy is not None or result.confusion_matrix:
             self.results.show_outcome(outcome)
@@ -386,6 +383,12 @@ class TrainingPanel(QWidget):
         finished = outcome.value or []
         if finished and finished[0].model is not None:
             self.trained = finished[0].model
+        if finished and finished[0].saved_to:
+            self.set_status(f"{self.status_label.text()} Saved in {finished[0].saved_to}.",
+                            error=finished[0].result.status == "failed")
+            self.run_saved.emit(finished[0].saved_to)
+        elif finished and finished[0].save_error:
+            self.set_status(f"{self.status_label.text()} Note: {finished[0].save_error}.", error=True)
         if outcome.error:
             self.set_status(f"Failed: training failed unexpectedly ({outcome.error}); this is a bug, please "
                              f"report it", error=True)
@@ -396,23 +399,6 @@ class TrainingPanel(QWidget):
     def set_status(self, text: str, error: bool = False) -> None:
         self.status_label.setText(text)
         self.status_label.setStyleSheet("color: #c0392b" if error else "")
-
-    @Slot()
-    def _on_download_dialog_canceled(self) -> None:
-        self._download_dialog = None
-        self.stop()
-
-    def _close_download_dialog(self) -> None:
-        dialog, self._download_dialog = self._download_dialog, None
-        if dialog is not None:
-            dialog.canceled.disconnect(self._on_download_dialog_canceled)
-            dialog.close()
-            dialog.deleteLater()
-
-    @Slot()
-    def _on_use_sample_clicked(self) -> None:
-        self.settings.set_data_folder(None)
-        self.settings.set_dataset(DEFAULT_DATASET)
 
     @Slot(str)
     def _on_diagnosis_view_block_activated(self, block_id: str) -> None:
@@ -442,6 +428,12 @@ class TrainingPanel(QWidget):
         self.plots.set_best_epoch(best)
         self.diagnosis = diagnose(history, self.document.analysis, num_classes=classes) if history else None
         self.diagnosis_view.show_diagnosis(self.diagnosis)
+
+
+def _default_runs_folder() -> Path:
+    from designer.ui.runs_location import runs_folder
+
+    return runs_folder()[0]
 
 
 __all__ = ["TrainingPanel"]
