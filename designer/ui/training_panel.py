@@ -181,12 +181,18 @@ class TrainingPanel(QWidget):
     def _create_outputs(self) -> None:
         if self._plots is not None:
             return
+        from designer.ui.learning_rate_plot import LearningRatePlot
         from designer.ui.results_view import ResultsView
         from designer.ui.training_plots import TrainingPlots
 
-        self._plots = TrainingPlots()
+        self._plots, self.learning_rate_plot = TrainingPlots(), LearningRatePlot()
+        self.learning_rate_plot.follow(self.training)
+        row = QSplitter(Qt.Horizontal)  # the learning rate beside the curves, narrower, when it changes
+        row.addWidget(self._plots)
+        row.addWidget(self.learning_rate_plot)
+        row.setSizes([900, 220])
         stand_in = self._curves_layout.itemAt(0).widget()
-        self._curves_layout.replaceWidget(stand_in, self._plots)
+        self._curves_layout.replaceWidget(stand_in, row)
         stand_in.deleteLater()
         self._results = ResultsView()
         self._results.save_checkpoint_requested.connect(self.checkpoints.save_interactively)
@@ -292,6 +298,7 @@ class TrainingPanel(QWidget):
         self._num_classes = info.num_classes
         self.history, self.run_info, self.diagnosis = [], None, None
         self.plots.reset(config.epochs)
+        self.learning_rate_plot.reset(config.schedule not in ("", "none"), config.epochs)
         self.diagnosis_view.show_diagnosis(None)
         self.progress.reset()
         self.tabs.setCurrentIndex(0)
@@ -425,6 +432,7 @@ class TrainingPanel(QWidget):
         for metrics in history:
             self.plots.add_epoch(metrics)
         self.plots.refresh()
+        self.learning_rate_plot.show_history(history)
         self.plots.set_best_epoch(best)
         self.diagnosis = diagnose(history, self.document.analysis, num_classes=classes) if history else None
         self.diagnosis_view.show_diagnosis(self.diagnosis)
