@@ -128,6 +128,9 @@ def build_command_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    from designer.training.threads import prepare_openmp
+
+    prepare_openmp()  # before anything loads torch: idle OpenMP threads sleep instead of spinning
     # A positional FILE and subcommands cannot share one argparse parser; route by the first word.
     if not (argv and argv[0] in COMMANDS):
         arguments = build_window_parser().parse_args(argv)

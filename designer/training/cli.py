@@ -190,7 +190,9 @@ def _printer(epochs: int, progress_line, interrupts: _Interrupts):
             if event.data_source:
                 print(f"data: {event.data_source}", flush=True)
             info = event.info
-            print(f"training on {info.device}: {info.train_samples:,} training, {info.validation_samples:,} "
+            where = f"{info.device} ({info.threads} thread{'s' if info.threads != 1 else ''})" \
+                if info.device == "cpu" and info.threads else info.device
+            print(f"training on {where}: {info.train_samples:,} training, {info.validation_samples:,} "
                   f"validation, {info.test_samples:,} test images; {info.batches_per_epoch} batches per epoch",
                   flush=True)
         elif isinstance(event, EpochDone):
@@ -215,6 +217,10 @@ def _printer(epochs: int, progress_line, interrupts: _Interrupts):
 def run_training_command(arguments: argparse.Namespace) -> int:
     from designer.training.run import RunControl
 
+    from designer.training.threads import policy, prepare_openmp
+
+    prepare_openmp()  # before torch loads, or OpenMP never reads it
+    policy().mark()  # loading PyTorch takes long enough to measure the free cores over
     # From the very start, so that a Ctrl+C while PyTorch loads is as clean as one while training.
     control = RunControl()
     interrupts = _Interrupts(control)

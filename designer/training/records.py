@@ -107,6 +107,9 @@ class RunInfo:
     batches_per_epoch: int
     epochs: int
     class_names: tuple[str, ...]
+    #: PyTorch's CPU threads for this run (designer.training.threads); 0 when not recorded.
+    #: Results can differ in the last digits between thread counts.
+    threads: int = 0
 
 
 @dataclass(frozen=True)

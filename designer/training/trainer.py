@@ -313,7 +313,8 @@ class Trainer:
         self.info = RunInfo(device=str(device), train_samples=count,
                             validation_samples=int(validation_index.shape[0]),
                             test_samples=int(dataset.test_images.shape[0]), batches_per_epoch=batches,
-                            epochs=config.epochs, class_names=tuple(dataset.class_names))
+                            epochs=config.epochs, class_names=tuple(dataset.class_names),
+                            threads=torch.get_num_threads())
         for callback in self.callbacks:
             callback.on_train_start(self.info)
 
