@@ -275,6 +275,12 @@ def acquire() -> TrainingProcess:
     return TrainingProcess()
 
 
+def has_idle_process() -> bool:
+    """Whether a kept training process is waiting (the next queue starts without loading PyTorch)."""
+    with _idle_lock:
+        return any(process.reusable for process in _idle)
+
+
 def release(process: TrainingProcess) -> None:
     """Give a process back after its queue: kept for the next one if it is healthy and none is kept yet."""
     with _idle_lock:
@@ -295,5 +301,5 @@ def shutdown_idle(timeout: float = 2.0) -> None:
 
 atexit.register(shutdown_idle)
 
-__all__ = ["ABORT_GRACE_SECONDS", "MAX_QUEUE", "TrainingProcess", "TrainingProcessDied", "acquire", "release",
-           "shutdown_idle"]
+__all__ = ["ABORT_GRACE_SECONDS", "MAX_QUEUE", "TrainingProcess", "TrainingProcessDied", "acquire",
+           "has_idle_process", "release", "shutdown_idle"]
