@@ -19,6 +19,8 @@ COMMAND_HELP = {
     "info": "print the layer table (shapes, parameters, MACs, FC share) and where each dataset "
             "comes from",
     "train": "train a design headless and save history and checkpoint",
+    "export": "write a design as standalone PyTorch code or as ONNX",
+    "import": "read an ONNX model as a design (and its weights as a checkpoint)",
 }
 COMMANDS = tuple(COMMAND_HELP)
 
@@ -73,6 +75,18 @@ def _train(arguments) -> int:
     return run_training_command(arguments)
 
 
+def _export(arguments) -> int:
+    from designer.exchange.cli import run_export_command
+
+    return run_export_command(arguments)
+
+
+def _import(arguments) -> int:
+    from designer.exchange.cli import run_import_command
+
+    return run_import_command(arguments)
+
+
 def _window(arguments) -> int:
     from designer.ui.app import run_window
 
@@ -123,6 +137,16 @@ def build_command_parser() -> argparse.ArgumentParser:
 
     add_training_arguments(train)
     train.set_defaults(handler=_train)
+
+    from designer.exchange.cli import add_export_arguments, add_import_arguments
+
+    export = commands.add_parser("export", help=COMMAND_HELP["export"])
+    add_export_arguments(export)
+    export.set_defaults(handler=_export)
+
+    import_ = commands.add_parser("import", help=COMMAND_HELP["import"])
+    add_import_arguments(import_)
+    import_.set_defaults(handler=_import)
     return parser
 
 

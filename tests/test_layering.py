@@ -17,7 +17,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 DESIGNER = ROOT / "designer"
 QT_MODULES = ("PySide6", "shiboken6", "pyqtgraph", "PyQt5", "PyQt6")
-PACKAGES = ("designer.core", "designer.nn", "designer.data", "designer.training", "designer.lab")
+PACKAGES = ("designer.core", "designer.nn", "designer.data", "designer.training", "designer.lab",
+            "designer.exchange")
 
 
 def modules_after_import(package: str) -> list[str]:

@@ -43,6 +43,8 @@ FLASH_MILLISECONDS = 700
 ZOOM_STEP = 1.15
 MIN_ZOOM, MAX_ZOOM = 0.08, 4.0
 SCENE_MARGIN = 400.0
+#: files dropped on the canvas that the window opens: designs, and ONNX models to import
+OPENABLE = (".json", ".onnx")
 
 
 
@@ -62,7 +64,7 @@ def release_clipboard() -> None:
 class CanvasView(QGraphicsView):
     #: a message for the status bar (a refused wire, a refused drop)
     message = Signal(str)
-    #: .json files dropped on the canvas (the main window opens them)
+    #: .json and .onnx files dropped on the canvas (the main window opens them)
     files_dropped = Signal(list)
 
     def __init__(self, document: DesignDocument, parent=None) -> None:
@@ -543,7 +545,7 @@ class CanvasView(QGraphicsView):
     def _acceptable(self, mime: QMimeData) -> bool:
         if mime.hasFormat(BLOCK_MIME_TYPE):
             return not self.document.locked
-        return any(url.toLocalFile().lower().endswith(".json") for url in mime.urls()) if mime.hasUrls() else False
+        return any(url.toLocalFile().lower().endswith(OPENABLE) for url in mime.urls()) if mime.hasUrls() else False
 
     def dragEnterEvent(self, event) -> None:
         if self._acceptable(event.mimeData()):
@@ -563,11 +565,11 @@ class CanvasView(QGraphicsView):
         event.acceptProposedAction()
 
     def handle_drop(self, mime: QMimeData, view_point) -> str | None:
-        """A palette block lands where the mouse is; a .json file is handed to the window."""
+        """A palette block lands where the mouse is; a .json or .onnx file is handed to the window."""
         if mime.hasFormat(BLOCK_MIME_TYPE):
             type_id = bytes(mime.data(BLOCK_MIME_TYPE)).decode("utf-8").strip()
             return self.add_block_at(type_id, self.mapToScene(view_point))
-        paths = [url.toLocalFile() for url in mime.urls() if url.toLocalFile().lower().endswith(".json")]
+        paths = [url.toLocalFile() for url in mime.urls() if url.toLocalFile().lower().endswith(OPENABLE)]
         if paths:
             self.files_dropped.emit(paths)
         return None

@@ -43,7 +43,10 @@ APPLICATION = "Network Designer"
 #: bump when docks are added or renamed, so an old saved layout is not forced on new docks
 WINDOW_STATE_VERSION = 1
 MAX_RECENT_FILES = 8
-FILE_FILTER = "Network architecture (*.json);;All files (*)"
+FILE_FILTER = ("Designs and ONNX models (*.json *.onnx);;Network architecture (*.json);;ONNX model (*.onnx);;"
+               "All files (*)")
+#: what File ▸ Open and dropping a file accept (.onnx through ``file_openers``)
+OPENABLE_SUFFIXES = (".json", ".onnx")
 
 SAVE = QMessageBox.StandardButton.Save
 DISCARD = QMessageBox.StandardButton.Discard
@@ -83,6 +86,8 @@ class MainWindow(QMainWindow):
         self.docks: dict[str, QDockWidget] = {}
         self.named_actions: dict[str, QAction] = {}
         self.help_pages: dict[str, HelpPage] = {}
+        #: file suffix → opener(path) -> bool, for files that are not architecture JSON (.onnx)
+        self.file_openers: dict[str, object] = {}
 
         self.setObjectName("MainWindow")
         self.setAcceptDrops(True)
@@ -118,6 +123,9 @@ class MainWindow(QMainWindow):
 
         from designer.ui.lab import install_lab  # FC lab menu; loads torch only on first use
         self.fc_lab = install_lab(self, self.training_panel)
+
+        from designer.ui.exchange_menu import install_exchange  # File ▸ Export, opening .onnx (issue 11)
+        install_exchange(self)
 
         self.resize(1400, 900)
         # Sensible first sizes: the canvas gets the room, the panels what they need.
@@ -332,6 +340,9 @@ class MainWindow(QMainWindow):
 
     def open_path(self, path: Path | str) -> bool:
         """Open a design file. The current design stays untouched if the file is bad."""
+        opener = self.file_openers.get(Path(path).suffix.lower())
+        if opener is not None:
+            return opener(path)
         graph = self.read_design(path)
         if graph is None or not self.maybe_save():
             return False
@@ -513,13 +524,14 @@ class MainWindow(QMainWindow):
     # ================================================================== window events
 
     def dragEnterEvent(self, event) -> None:
-        if any(url.toLocalFile().lower().endswith(".json") for url in event.mimeData().urls()):
+        if any(url.toLocalFile().lower().endswith(OPENABLE_SUFFIXES) for url in event.mimeData().urls()):
             event.acceptProposedAction()
         else:
             event.ignore()
 
     def dropEvent(self, event) -> None:
-        paths = [url.toLocalFile() for url in event.mimeData().urls() if url.toLocalFile().lower().endswith(".json")]
+        paths = [url.toLocalFile() for url in event.mimeData().urls()
+                 if url.toLocalFile().lower().endswith(OPENABLE_SUFFIXES)]
         if paths:
             event.acceptProposedAction()
             self.open_path(paths[0])
