@@ -2,7 +2,8 @@
 
     xvfb-run -a python tools/make_window_screenshots.py [--output docs/images]
 
-Writes, in the light and the dark theme (switched live, as View ▸ Appearance does):
+Writes training-starting.png (the Training dock while the training process starts), and, in the
+light and the dark theme (switched live, as View ▸ Appearance does):
 window-light.png / window-dark.png (VGG-16: canvas, inspector, the Parameters table with
 nothing cut), training-light.png / training-dark.png (LeNet-5 trained for 2 epochs on the
 built-in sample: curves), results-light.png (the Results tab: the docks keep their widths),
@@ -85,9 +86,13 @@ def main() -> int:
     panel.settings.batch_size_spin.setValue(64)
     panel.settings.set_device("cpu")
     settle()
+    from designer.training import service
+
+    service.shutdown_idle()  # the first run of a session: the training process starts (PyTorch loads)
     loop = QEventLoop()
     assert panel.start(), panel.status_label.text()
     panel.training.finished.connect(loop.quit)
+    save(window, "training-starting.png")
     loop.exec()
     settle()
     print(panel.status_label.text())
