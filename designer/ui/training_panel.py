@@ -332,8 +332,8 @@ class TrainingPanel(QWidget):
         self.set_running(True)
         waiting = ("Starting the training process… (loading PyTorch, a few seconds the first time)"
                    if starts_process else f"Preparing {info.label}…")
-        self.progress.set_busy(waiting)
-        self.set_status(waiting)
+        self.progress.set_busy(waiting)  # said under the moving bar; the status line waits for news
+        self.set_status(" ")
         if info.download_bytes and find_local(config.dataset, config.data_folder) is None:
             self._download_dialog = DownloadDialog(info, self)
             self._download_dialog.canceled.connect(self._on_download_dialog_canceled)
@@ -366,9 +366,10 @@ class TrainingPanel(QWidget):
     @Slot(object)
     def _on_training_status_changed(self, event) -> None:
         if not self.training.stop_requested:
-            self.set_status(event.text)
             if self.progress.busy:
                 self.progress.set_busy(event.text)
+            else:
+                self.set_status(event.text)
 
     @Slot(object)
     def _on_training_download_progress(self, event) -> None:

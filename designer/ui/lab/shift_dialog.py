@@ -81,6 +81,7 @@ class ShiftDialog(LabDialog):
         self.plot.addItem(pg.InfiniteLine(0, angle=90, pen=pg.mkPen("#8893A1", style=Qt.PenStyle.DotLine)))
         self.plot_widget.setMinimumHeight(340)
         self.themed(self.plot_widget, self.plot)
+        theme_legend(self.legend, self.theme)
         self.table_label = QLabel(" ")
         self.table_label.setTextFormat(Qt.TextFormat.RichText)
         self.table_label.setWordWrap(True)
@@ -160,11 +161,12 @@ class ShiftDialog(LabDialog):
         for index, model in enumerate(models):
             colour = series_colour(index)
             # Earlier models get bigger markers: a curve exactly on another still shows its markers round it.
-            size = max(6, 12 - 2 * index)
+            size = max(6, 15 - 3 * index)
             pen = pg.mkPen(colour, width=2.5, style=DASHES[index % len(DASHES)])
             self.curves[index] = self.plot.plot([], [], pen=pen, symbol=series_symbol(index), symbolSize=size,
                                                 symbolBrush=colour, symbolPen=pg.mkPen(self.theme.plot_background))
             self.legend.addItem(self.curves[index], model.label)
+        theme_legend(self.legend, self.theme)  # the new labels in the theme's text colour
         max_shift, axis = self.shift_spin.value(), self.axis_combo.currentData()
         samples, extra = self.samples_spin.value(), self.canvas_spin.value()
         self.plot.setXRange(-max_shift - 0.5, max_shift + 0.5, padding=0)
