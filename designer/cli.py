@@ -18,7 +18,8 @@ EXIT_INTERRUPTED = 130  # stopped with Ctrl+C
 COMMAND_HELP = {
     "info": "print the layer table (shapes, parameters, MACs, FC share) and where each dataset "
             "comes from",
-    "train": "train a design headless and save history and checkpoint",
+    "train": "train a design headless and save history and checkpoint (--nproc N: data-parallel)",
+    "sweep": "train depth × width variants of a design's FC head; table, Pareto fronts, CSV and JSON",
     "export": "write a design as standalone PyTorch code or as ONNX",
     "import": "read an ONNX model as a design (and its weights as a checkpoint)",
 }
@@ -73,6 +74,12 @@ def _train(arguments) -> int:
     from designer.training.cli import run_training_command
 
     return run_training_command(arguments)
+
+
+def _sweep(arguments) -> int:
+    from designer.lab.sweep_cli import run_sweep_command
+
+    return run_sweep_command(arguments)
 
 
 def _export(arguments) -> int:
@@ -133,10 +140,17 @@ def build_command_parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser("train", help=COMMAND_HELP["train"])
     train.add_argument("file", help="architecture JSON")
-    from designer.training.cli import add_training_arguments
+    from designer.training.cli import add_process_arguments, add_training_arguments
 
     add_training_arguments(train)
+    add_process_arguments(train)
     train.set_defaults(handler=_train)
+
+    from designer.lab.sweep_cli import add_sweep_arguments
+
+    sweep = commands.add_parser("sweep", help=COMMAND_HELP["sweep"])
+    add_sweep_arguments(sweep)
+    sweep.set_defaults(handler=_sweep)
 
     from designer.exchange.cli import add_export_arguments, add_import_arguments
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -248,3 +249,26 @@ def runs_to_csv(runs: Sequence[SweepRun], path: str | Path) -> None:
             int(id(run) in on_params), int(id(run) in on_time), run.error,
         ])
     write_text_atomically(Path(path), buffer.getvalue())
+
+
+SWEEP_FORMAT = "network-designer/sweep"
+SWEEP_VERSION = 1
+
+
+def sweep_record(runs: Sequence[SweepRun], **about) -> dict:
+    """The runs as plain data, with the Pareto fronts and whatever ``about`` says (the design,
+    the settings, where it ran): what ``runs_to_json`` writes."""
+    on_params = {id(run) for run in pareto_runs(runs, "parameters")}
+    on_time = {id(run) for run in pareto_runs(runs, "seconds")}
+    rows = [{"label": run.label, "parameters": run.parameters, "macs": run.macs,
+             "validation_accuracy": run.accuracy if run.ok else None,
+             "train_seconds": run.seconds, "pareto_parameters": id(run) in on_params,
+             "pareto_seconds": id(run) in on_time, "error": run.error} for run in runs]
+    return {"format": SWEEP_FORMAT, "version": SWEEP_VERSION, **about, "runs": rows,
+            "pareto_parameters": [run.label for run in pareto_runs(runs, "parameters")],
+            "pareto_seconds": [run.label for run in pareto_runs(runs, "seconds")]}
+
+
+def runs_to_json(runs: Sequence[SweepRun], path: str | Path, **about) -> None:
+    """Write ``sweep_record`` as JSON (atomically)."""
+    write_text_atomically(Path(path), json.dumps(sweep_record(runs, **about), indent=2) + "\n")

@@ -52,7 +52,7 @@ def _positive(text: str) -> float:
     return value
 
 
-def add_training_arguments(parser: argparse.ArgumentParser) -> None:
+def add_training_arguments(parser: argparse.ArgumentParser, output_help: str | None = None) -> None:
     from designer.data import DATASET_NAMES
 
     defaults = TrainConfig()
@@ -83,10 +83,40 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", choices=DEVICES, default=defaults.device,
                         help="auto: CUDA, then Apple MPS, then CPU (default: auto)")
     parser.add_argument("--output", metavar="DIR",
-                        help="folder for history.csv, history.json and checkpoint.pt "
-                             "(default: runs/<file name>-<date-time>)")
+                        help=output_help or "folder for history.csv, history.json and checkpoint.pt "
+                                            "(default: runs/<file name>-<date-time>)")
     parser.add_argument("--no-download", action="store_true",
                         help="never use the network; fail if the dataset is not on this computer")
+
+
+def add_process_arguments(parser: argparse.ArgumentParser) -> None:
+    """Data-parallel training through torchrun (``Processes`` launch)."""
+    group = parser.add_argument_group(
+        "data-parallel training (PyTorch's torchrun and DistributedDataParallel)",
+        "--batch-size is per process: N processes of batch b take the steps of one of batch N×b. Several "
+        "computers: run the same command on each, with --nnodes, its own --node-rank and node 0's "
+        "--rdzv-endpoint; node 0 saves the results.")
+    group.add_argument("--nproc", type=_positive_int, default=1, metavar="N",
+                       help="processes on this computer (default: 1, a run in this process; on CUDA one GPU each)")
+    group.add_argument("--nnodes", type=_positive_int, default=1, metavar="M",
+                       help="computers taking part (default: 1)")
+    group.add_argument("--node-rank", type=int, default=0, metavar="R", help="this computer's number, 0 … M-1")
+    group.add_argument("--rdzv-endpoint", metavar="HOST:PORT",
+                       help="where the computers meet: node 0's address and a free port, the same on every node")
+    group.add_argument("--threads-per-process", type=_positive_int, metavar="T",
+                       help="PyTorch threads of each process (default: this computer's CPUs divided by N)")
+
+
+def launch_from_arguments(arguments: argparse.Namespace):
+    """``Local`` in this process for one process on one computer (today's run), else ``Processes``."""
+    from designer.training.run import Local, Processes
+
+    nproc, nnodes = getattr(arguments, "nproc", 1), getattr(arguments, "nnodes", 1)
+    endpoint, threads = getattr(arguments, "rdzv_endpoint", None), getattr(arguments, "threads_per_process", None)
+    if nproc == 1 and nnodes == 1 and endpoint is None:
+        # The command trains in its own process: a training process would only add its start-up.
+        return Local(own_process=False, torch_threads=threads)
+    return Processes(nproc, nnodes, getattr(arguments, "node_rank", 0), endpoint, threads)
 
 
 def config_from_arguments(arguments: argparse.Namespace) -> TrainConfig:
@@ -190,8 +220,10 @@ def _printer(epochs: int, progress_line, interrupts: _Interrupts):
             if event.data_source:
                 print(f"data: {event.data_source}", flush=True)
             info = event.info
-            where = f"{info.device} ({info.threads} thread{'s' if info.threads != 1 else ''})" \
-                if info.device == "cpu" and info.threads else info.device
+            where = info.device if info.processes == 1 else f"{info.processes} processes ({info.device})"
+            if info.device == "cpu" and info.threads:
+                each = " each" if info.processes != 1 else ""
+                where += f" ({info.threads} thread{'s' if info.threads != 1 else ''}{each})"
             print(f"training on {where}: {info.train_samples:,} training, {info.validation_samples:,} "
                   f"validation, {info.test_samples:,} test images; {info.batches_per_epoch} batches per epoch",
                   flush=True)
@@ -241,7 +273,7 @@ def run_training_command(arguments: argparse.Namespace) -> int:
 
 def _train(arguments: argparse.Namespace, control, interrupts: _Interrupts) -> int:
     from designer.core import ArchitectureError, load_architecture
-    from designer.training.run import Local, RunRequest, refusal
+    from designer.training.run import Processes, RunRequest, refusal
 
     try:
         graph = load_architecture(arguments.file)
@@ -249,8 +281,8 @@ def _train(arguments: argparse.Namespace, control, interrupts: _Interrupts) -> i
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     config = config_from_arguments(arguments)
-    # The command trains in its own process: a training process would only add its start-up.
-    request = RunRequest.of(graph, config, label=graph.name, find_mistakes=False, launch=Local(own_process=False))
+    launch = launch_from_arguments(arguments)
+    request = RunRequest.of(graph, config, label=graph.name, find_mistakes=False, launch=launch)
     refused = refusal(request)  # settings, dataset name, fit: before torch loads
     if refused is not None:
         print(f"error: {refused.result.message}", file=sys.stderr)
@@ -274,6 +306,12 @@ def _train(arguments: argparse.Namespace, control, interrupts: _Interrupts) -> i
     if result.status == "failed" and result.failure in BAD_INPUT_FAILURES:
         print(f"error: {result.message}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    if isinstance(launch, Processes) and launch.node_rank != 0:
+        # Process 0 runs on node 0, which writes history and checkpoint; nothing is written here.
+        print(result.message, file=sys.stderr if result.status == "failed" else sys.stdout)
+        print(f"node {launch.node_rank}: done; node 0 saves history and checkpoint")
+        return EXIT_FAILED if result.status == "failed" else (EXIT_INTERRUPTED if interrupts.interrupted else 0)
+
     try:
         written, no_checkpoint = _save_results(request, ended, graph, config, output, arguments.file,
                                                interrupts.batches_trained)

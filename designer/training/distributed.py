@@ -162,6 +162,24 @@ class Processes:
         sampler.set_epoch(epoch)
         return torch.tensor(list(sampler), dtype=torch.int64)
 
+    def deal(self, order: torch.Tensor) -> torch.Tensor:
+        """This process's share of ``order``, one epoch's order of the samples
+        (the same tensor in every process), dealt by a DistributedSampler
+        that keeps the order as it is.
+
+        For a trainer that draws its own order (Network Designer's draws it
+        as a single run does, so that N processes of batch b take the steps
+        of one process of batch N * b in the same order); ``shard`` draws it
+        from a seed. One process gets the whole order back.
+        """
+        if not self.distributed:
+            return order
+        sampler = DistributedSampler(
+            range(len(order)), num_replicas=self.world_size, rank=self.rank,
+            shuffle=False)
+        positions = torch.tensor(list(sampler), dtype=torch.int64)
+        return order[positions.to(order.device)]
+
     def part(self, count: int) -> np.ndarray:
         """The indices of ``range(count)`` this process evaluates; over all
         processes every sample exactly once (no padding)."""

@@ -15,7 +15,7 @@ from torch.nn import functional
 
 from designer.training.normalisation import Normalisation
 
-__all__ = ["DEFAULT_EVALUATION_BATCH", "Evaluation", "Normalisation", "evaluate", "predict"]
+__all__ = ["DEFAULT_EVALUATION_BATCH", "Evaluation", "Normalisation", "evaluate", "evaluate_across", "predict"]
 
 DEFAULT_EVALUATION_BATCH = 500
 
@@ -93,6 +93,27 @@ def evaluate(module: nn.Module, images: np.ndarray | torch.Tensor, labels: np.nd
         confusion_matrix=matrix.tolist(),
         samples=count,
     )
+
+
+def evaluate_across(processes, module: nn.Module, images, labels, *, num_classes: int, **options) -> Evaluation:
+    """``evaluate`` shared by the processes of a data-parallel run (``distributed.Processes``):
+    each evaluates its part of the set (every sample exactly once over all of them), and the
+    loss, the counts and the confusion matrix are summed, so every process gets the whole
+    set's figures. Not stoppable half-way: a process that stopped alone would leave the
+    others waiting in the sum."""
+    part = processes.part(int(images.shape[0]))
+    if isinstance(images, torch.Tensor):
+        part = torch.from_numpy(part).to(images.device)
+    mine = evaluate(module, images[part], labels[part], num_classes=num_classes, **options)
+    loss_sum = mine.loss * mine.samples if mine.samples else 0.0
+    totals = processes.sum(loss_sum, mine.samples, *(count for row in mine.confusion_matrix for count in row))
+    samples = int(totals[1])
+    matrix = [[int(count) for count in totals[2 + row * num_classes:2 + (row + 1) * num_classes]]
+              for row in range(num_classes)]
+    correct = sum(matrix[index][index] for index in range(num_classes))
+    return Evaluation(loss=totals[0] / samples if samples else float("nan"),
+                      accuracy=correct / samples if samples else float("nan"),
+                      confusion_matrix=matrix, samples=samples)
 
 
 def predict(module: nn.Module, images: np.ndarray | torch.Tensor, *,

@@ -133,13 +133,17 @@ class _DownloadThrottle:
             self._emit(DownloadProgress(self._run_id, done, total))
 
 
-def run_session(request, emit, *, stop, abort, torch_threads: int | None = None) -> RunResult:
+def run_session(request, emit, *, stop, abort, torch_threads: int | None = None, processes=None) -> RunResult:
     """Load the dataset (from this process's cache when it is there), train, evaluate, find mistakes.
 
     ``stop`` and ``abort`` are event-like (``is_set()``/``set()``) and set by whoever controls
     the run: ``stop`` ends training before the next batch, and the test set is still evaluated
     so the person sees how far the network got; ``abort`` (the window is closing) also skips
     the evaluation and keeps no network. Never raises for a problem a person can cause.
+
+    ``processes``: this process's view of a data-parallel run (``distributed.Processes``, see
+    ``designer.training.run.rank``); every process of it calls this, and only the first one
+    (rank 0) reports and finds the mistakes. None: a run of its own.
     """
     from designer.core import ArchitectureError
     from designer.core.fileformat import parse_document
@@ -152,6 +156,11 @@ def run_session(request, emit, *, stop, abort, torch_threads: int | None = None)
     except ArchitectureError as error:
         return ended_without_training(run_id, str(error), "design")
     emit(StatusChanged(run_id, "Loading the dataset…"))
+    shared = processes if processes is not None and processes.distributed else None
+    # Several processes on one computer: the first one there downloads, the others read its copy.
+    first_here = shared is None or shared.local_rank == 0
+    if not first_here:
+        shared.barrier()
     try:
         dataset = cached_dataset(config.dataset, config.data_folder, download=config.download,
                                  progress=_DownloadThrottle(emit, run_id), should_cancel=stop.is_set)
@@ -159,7 +168,10 @@ def run_session(request, emit, *, stop, abort, torch_threads: int | None = None)
         return ended_without_training(run_id, "download cancelled; nothing was trained", None, status="stopped")
     except DatasetError as error:
         return ended_without_training(run_id, str(error), "dataset")
-    if stop.is_set():
+    finally:
+        if first_here and shared is not None:
+            shared.barrier()
+    if shared.any(stop.is_set()) if shared is not None else stop.is_set():
         return ended_without_training(run_id, "stopped before training began", None, status="stopped")
 
     emit(StatusChanged(run_id, "Starting PyTorch…"))
@@ -173,7 +185,7 @@ def run_session(request, emit, *, stop, abort, torch_threads: int | None = None)
     origin = getattr(dataset, "origin", "")
     throttle = BatchThrottle(emit, run_id, f"{dataset.name} from {origin}" if origin else "")
     trainer = Trainer(graph, config, [throttle], dataset=dataset, stop_event=stop,
-                      abort_event=abort, test_after_stop=True)
+                      abort_event=abort, test_after_stop=True, processes=shared)
     try:
         result = trainer.run()
     finally:
@@ -182,6 +194,8 @@ def run_session(request, emit, *, stop, abort, torch_threads: int | None = None)
         policy().mark()  # the next run measures the free cores from here
     outcome = RunOutcome(result, trainer.info, tuple(dataset.class_names))
     if trainer.module is None or trainer.normalisation is None or abort.is_set():
+        return RunResult(run_id, outcome)
+    if shared is not None and not shared.is_main:  # rank 0 sends the network and the mistakes
         return RunResult(run_id, outcome)
     if request.find_mistakes and result.test_accuracy is not None:
         emit(StatusChanged(run_id, "Finding misclassified test images…"))

@@ -7,6 +7,13 @@ loss that blows up, no memory left) and delivers the same result to ``on_finishe
 
 Everything outside this package trains through the run path (``designer.training.run``),
 which builds the Trainer where the run happens; nothing else constructs one.
+
+Data-parallel runs (``processes``: one of the processes torchrun started, seen through
+``designer.training.distributed``, the module every PyTorch export carries too) take the
+same steps: each process trains on its share of the single run's seeded order, in
+DistributedDataParallel, and everything that decides what happens next — the batch's loss
+and accuracy, a stop request, the validation and test figures — is summed over all
+processes first, so every process takes the same branch at the same step.
 """
 
 from __future__ import annotations
@@ -26,7 +33,8 @@ from torch.nn import functional
 from designer.core import Graph
 from designer.data import Dataset, DatasetError, DownloadCancelled, dataset_info, load_dataset
 from designer.nn import BuildError, build_module
-from designer.training.evaluation import DEFAULT_EVALUATION_BATCH, Evaluation, Normalisation, evaluate
+from designer.training.evaluation import (DEFAULT_EVALUATION_BATCH, Evaluation, Normalisation, evaluate,
+                                          evaluate_across)
 from designer.training.fit import check_fit
 from designer.training.records import (
     DEVICES,
@@ -174,14 +182,17 @@ class Trainer:
     """
 
     def __init__(self, graph: Graph, config: TrainConfig, callbacks=(), dataset: Dataset | None = None, *,
-                 download_progress=None, stop_event=None, abort_event=None, test_after_stop: bool = False) -> None:
+                 download_progress=None, stop_event=None, abort_event=None, test_after_stop: bool = False,
+                 processes=None) -> None:
         """``dataset``: data already in memory; otherwise ``config.dataset`` is loaded (from
         ``config.data_folder``, the cache, or a download reported to ``download_progress(done, total)``).
         ``stop_event``: an object with ``set()`` and ``is_set()`` shared with whoever may stop the
         run (a ``multiprocessing.Event`` when that is another process); a private
         ``threading.Event`` by default. ``test_after_stop``: after a stop request, still evaluate
         the test set (the person wants to see how far the network got) unless ``abort_event``
-        is set (the window is closing), which also ends that evaluation.
+        is set (the window is closing), which also ends that evaluation. ``processes``: a
+        ``distributed.Processes`` of several processes to train data-parallel with (None, or one
+        process: a single run).
         """
         self.graph = graph
         self.download_progress = download_progress
@@ -197,6 +208,7 @@ class Trainer:
         self._stop = stop_event if stop_event is not None else threading.Event()
         self._abort = abort_event if abort_event is not None else threading.Event()
         self.test_after_stop = test_after_stop
+        self.processes = processes if processes is not None and processes.distributed else None
         self._started = False
         self._history: list[EpochMetrics] = []
         self._best_epoch: int | None = None
@@ -264,7 +276,7 @@ class Trainer:
     def _run(self, started: float) -> TrainResult:
         config = self.config
         check_config(config)
-        self.device = device = resolve_device(config.device)
+        self.device = device = self.processes.device if self.processes else resolve_device(config.device)
         with _reproducible(device, config.seed, config.deterministic):
             try:
                 module = build_module(self.graph)
@@ -301,12 +313,21 @@ class Trainer:
         validation_images = torch.from_numpy(dataset.train_images[validation_index]).to(device)
         validation_labels = torch.from_numpy(dataset.train_labels[validation_index]).to(device)
         self.module = module = module.to(device)
+        shared = self.processes
+        # The forward pass goes through DDP (which averages the gradients); the plain module is
+        # what is evaluated, kept and sent back.
+        network = shared.wrap(module) if shared else module
+        if shared:
+            # Dropout draws its masks from torch's generator: another stream in each process.
+            torch.manual_seed(config.seed + shared.rank)
         optimizer = _make_optimizer(config, module)
 
         count = train_images.shape[0]
-        batch_size = min(config.batch_size, count)
-        batches = math.ceil(count / batch_size)
-        if batches > 1 and count % batch_size == 1:
+        # A DistributedSampler gives every process ceil(count / N) samples (padding with the first).
+        share = math.ceil(count / shared.world_size) if shared else count
+        batch_size = min(config.batch_size, share)
+        batches = math.ceil(share / batch_size)
+        if batches > 1 and share % batch_size == 1:
             # A last batch of one sample breaks BatchNorm in training mode; fold it away.
             batches -= 1
         evaluation_batch = max(DEFAULT_EVALUATION_BATCH, batch_size)
@@ -314,7 +335,7 @@ class Trainer:
                             validation_samples=int(validation_index.shape[0]),
                             test_samples=int(dataset.test_images.shape[0]), batches_per_epoch=batches,
                             epochs=config.epochs, class_names=tuple(dataset.class_names),
-                            threads=torch.get_num_threads())
+                            processes=shared.world_size if shared else 1, threads=torch.get_num_threads())
         for callback in self.callbacks:
             callback.on_train_start(self.info)
 
@@ -322,7 +343,8 @@ class Trainer:
         permutation_generator = torch.Generator().manual_seed(config.seed)
         # On an accelerator, read a batch's loss back only after the next batch is queued,
         # so the device never idles waiting for Python; on the CPU there is nothing to overlap.
-        overlap = device.type != "cpu"
+        # Several processes agree on every batch's figures before the next: nothing to overlap.
+        overlap = device.type != "cpu" and not shared
         patience = config.early_stopping_patience
         self._best_loss = math.inf
         self._best_state = None
@@ -330,11 +352,16 @@ class Trainer:
         step = 0
         stop_reason = ""
         callbacks = self.callbacks
+        agreed_stop = False  # several processes: a stop request one of them heard, summed over all
 
         for epoch in range(1, config.epochs + 1):
             module.train()
             epoch_started = time.perf_counter()
-            order = torch.randperm(count, generator=permutation_generator).to(device)
+            order = torch.randperm(count, generator=permutation_generator)
+            if shared:
+                order = shared.deal(order)  # this process's share, in the single run's order
+                agreed_stop = shared.any(self._stop.is_set())  # heard during the validation
+            order = order.to(device)
             loss_sum = 0.0
             correct_sum = 0
             seen = 0
@@ -342,36 +369,42 @@ class Trainer:
             last_time = epoch_started
 
             def finish(done: _Pending) -> None:
-                nonlocal loss_sum, correct_sum, seen, step, last_time
-                loss_value = done.loss.item()
+                nonlocal loss_sum, correct_sum, seen, step, last_time, agreed_stop
+                loss_value, correct, size = done.loss.item(), done.correct.item(), done.size
+                if shared:
+                    # One all-reduce per step: the whole batch's figures, and whether any process
+                    # was asked to stop (so all of them stop before the same batch).
+                    loss_total, correct, size, stops = shared.sum(loss_value * size, correct, size,
+                                                                  float(self._stop.is_set()))
+                    loss_value, correct, size = loss_total / size, int(correct), int(size)
+                    agreed_stop = stops > 0
                 if not math.isfinite(loss_value):
                     raise _Failure("non-finite-loss", self._non_finite_message(loss_value, done.epoch, done.batch))
-                correct = done.correct.item()
-                loss_sum += loss_value * done.size
+                loss_sum += loss_value * size
                 correct_sum += correct
-                seen += done.size
+                seen += size
                 step += 1
                 now = time.perf_counter()
                 elapsed = now - last_time
                 last_time = now
                 if callbacks:
                     metrics = BatchMetrics(epoch=done.epoch, batch=done.batch, batches=batches, step=step,
-                                           loss=loss_value, accuracy=correct / done.size,
-                                           samples_per_second=done.size / elapsed if elapsed > 0 else 0.0,
-                                           size=done.size)
+                                           loss=loss_value, accuracy=correct / size,
+                                           samples_per_second=size / elapsed if elapsed > 0 else 0.0,
+                                           size=size)
                     for callback in callbacks:
                         callback.on_batch_end(metrics)
 
             for batch in range(batches):
-                if self._stop.is_set():
+                if agreed_stop if shared else self._stop.is_set():
                     if pending is not None:
                         finish(pending)
                     raise _StopRequested(f"epoch {epoch}, batch {batch + 1} of {batches}")
-                end = count if batch == batches - 1 else (batch + 1) * batch_size
+                end = share if batch == batches - 1 else (batch + 1) * batch_size
                 indices = order[batch * batch_size:end]
                 inputs = torch.addcmul(shift, train_images.index_select(0, indices).to(torch.float32), scale)
                 targets = train_labels.index_select(0, indices)
-                logits = module(inputs)
+                logits = network(inputs)
                 loss = functional.cross_entropy(logits, targets)
                 correct = (logits.detach().argmax(dim=1) == targets).sum()
                 optimizer.zero_grad(set_to_none=True)
@@ -391,9 +424,8 @@ class Trainer:
             train_accuracy = correct_sum / seen
             validation = None
             if validation_index.shape[0]:
-                validation = evaluate(module, validation_images, validation_labels, normalisation=normalisation,
-                                      num_classes=dataset.num_classes, batch_size=evaluation_batch, device=device,
-                                      should_stop=self._stop.is_set)
+                validation = self._evaluate(validation_images, validation_labels, evaluation_batch,
+                                            self._stop.is_set)
                 if validation is None:
                     raise _StopRequested(f"the validation of epoch {epoch}")
                 if not math.isfinite(validation.loss):
@@ -443,9 +475,7 @@ class Trainer:
 
     def _conclude(self, module, dataset, device, evaluation_batch, stop_reason, started) -> TrainResult:
         restored = self._restore_best()
-        test = evaluate(module, dataset.test_images, dataset.test_labels, normalisation=self.normalisation,
-                        num_classes=dataset.num_classes, batch_size=evaluation_batch, device=device,
-                        should_stop=self._stop.is_set)
+        test = self._evaluate(dataset.test_images, dataset.test_labels, evaluation_batch, self._stop.is_set)
         if test is None:
             return self._result("stopped", f"stopped on request while evaluating the test set; "
                                            f"{len(self._history)} epochs completed{restored}", started)
@@ -456,13 +486,23 @@ class Trainer:
         return self._result("finished", f"finished {epochs} epoch{'s' if epochs != 1 else ''}{restored}; "
                                         f"{summary}", started, test=test)
 
+    def _evaluate(self, images, labels, batch_size: int, should_stop) -> Evaluation | None:
+        """The trained module on a labelled set; with several processes, each evaluates its part
+        and the figures are summed (none stops half-way alone: the others would wait for it)."""
+        options = dict(normalisation=self.normalisation, num_classes=self.dataset.num_classes,
+                       batch_size=batch_size, device=self.device)
+        if self.processes:
+            return evaluate_across(self.processes, self.module, images, labels, **options)
+        return evaluate(self.module, images, labels, should_stop=should_stop, **options)
+
     def _evaluate_after_stop(self) -> Evaluation | None:
-        if not self.test_after_stop or self._abort.is_set() or self.module is None or self.dataset is None:
+        if not self.test_after_stop or self.module is None or self.dataset is None:
             return None
-        return evaluate(self.module, self.dataset.test_images, self.dataset.test_labels,
-                        normalisation=self.normalisation, num_classes=self.dataset.num_classes,
-                        batch_size=max(DEFAULT_EVALUATION_BATCH, self.config.batch_size), device=self.device,
-                        should_stop=self._abort.is_set)
+        aborted = self.processes.any(self._abort.is_set()) if self.processes else self._abort.is_set()
+        if aborted:
+            return None
+        return self._evaluate(self.dataset.test_images, self.dataset.test_labels,
+                              max(DEFAULT_EVALUATION_BATCH, self.config.batch_size), self._abort.is_set)
 
     def evaluate_test(self) -> Evaluation:
         """Test-set loss, accuracy and confusion matrix of the model as it is now.

@@ -311,7 +311,8 @@ class TrainingPanel(QWidget):
             self.set_status(f"Cannot start: {check.message}.{hint}", error=True)
             return False
         config = self.config()
-        request = RunRequest.of(self.document.graph, config, label=self.document.graph.name, launch=self.launch)
+        request = RunRequest.of(self.document.graph, config, label=self.document.graph.name,
+                                launch=self.settings.launch(self.launch))
         refused = refusal(request)  # the run path's own checks: the same message as the command line's
         if refused is not None:
             self.set_status(f"Cannot start: {refused.result.message}.", error=True)
@@ -382,7 +383,8 @@ class TrainingPanel(QWidget):
         info = self.run_info = event.info
         self._num_classes = len(info.class_names) or self._num_classes
         self.progress.start(info)
-        self.set_status(f"Training on {info.device}: {info.train_samples:,} training and "
+        where = info.device if info.processes == 1 else f"{info.processes} processes ({info.device})"
+        self.set_status(f"Training on {where}: {info.train_samples:,} training and "
                          f"{info.validation_samples:,} validation images, {info.batches_per_epoch} batches "
                          f"per epoch.")
 

@@ -14,6 +14,7 @@ from designer.training.records import DEVICES, OPTIMIZERS, TrainConfig
 from designer.ui.style import current_theme, hex_colour, theme_notifier
 
 OPTIMIZER_LABELS = {"sgd": "SGD (momentum 0.9)", "adam": "Adam", "adamw": "AdamW"}
+MAX_PROCESSES = 64
 
 
 class TrainingSettings(QWidget):
@@ -80,6 +81,11 @@ class TrainingSettings(QWidget):
         for name in DEVICES:
             self.device_combo.addItem(name, name)
         self.device_combo.setToolTip("auto: a CUDA GPU, else Apple MPS, else the CPU")
+        self.processes_spin = _spin(1, MAX_PROCESSES, 1)
+        self.processes_spin.setToolTip(
+            "Data-parallel training: this many processes (PyTorch's torchrun and DistributedDataParallel), each "
+            "training on its share of every batch, with the CPUs divided among them (on CUDA one GPU each). The "
+            "batch size is per process: 2 processes of batch 32 take the steps of 1 process of batch 64.")
 
         form = QFormLayout(self)
         form.setContentsMargins(0, 0, 0, 0)
@@ -88,11 +94,12 @@ class TrainingSettings(QWidget):
                              ("Batch size", self.batch_size_spin), ("Optimizer", self.optimizer_combo),
                              ("Learning rate", self.learning_rate_spin), ("Weight decay", self.weight_decay_spin),
                              ("Validation", self.validation_spin), ("Early stop", early_row),
-                             ("Device", self.device_combo)):
+                             ("Device", self.device_combo), ("Processes", self.processes_spin)):
             form.addRow(label, field)
         self.widgets = [self.dataset_combo, self.folder_button, self.folder_clear_button, self.epochs_spin,
                         self.batch_size_spin, self.optimizer_combo, self.learning_rate_spin, self.weight_decay_spin,
-                        self.validation_spin, self.early_stopping_check, self.patience_spin, self.device_combo]
+                        self.validation_spin, self.early_stopping_check, self.patience_spin, self.device_combo,
+                        self.processes_spin]
         self.set_data_folder(None)
 
     # ------------------------------------------------------------------ what the next run uses
@@ -115,6 +122,18 @@ class TrainingSettings(QWidget):
             validation_fraction=self.validation_spin.value(),
             early_stopping_patience=self.patience_spin.value() if self.early_stopping_check.isChecked() else None,
             device=self.device_combo.currentData(), download=self.allow_download)
+
+    @property
+    def processes(self) -> int:
+        """Processes the next run trains on (1: one process, the training process)."""
+        return self.processes_spin.value()
+
+    def launch(self, single):
+        """Where the next run happens: ``single`` (the dock's launch) for one process, else
+        ``Processes(n)`` (torchrun on this computer)."""
+        from designer.training.run import Processes
+
+        return single if self.processes == 1 else Processes(self.processes)
 
     def set_data_folder(self, folder: str | None) -> None:
         self.data_folder = folder or None

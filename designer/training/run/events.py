@@ -59,8 +59,10 @@ class RunStarted(RunEvent):
     """Training begins (the data is loaded, the network built)."""
 
     info: RunInfo
-    process_id: int  # the process that trains: the training process, or this one
+    process_id: int  # the process that trains: the training process, or this one (rank 0 of several)
     data_source: str = ""  # which data, from where: "mnist-sample from the built-in sample (…)"
+    #: a data-parallel run's processes, in rank order (on every computer taking part)
+    process_ids: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)

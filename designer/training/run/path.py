@@ -23,6 +23,9 @@ def refusal(request):
     from designer.training.fit import check_fit
 
     problems = request.config.problems()
+    launch_problems = getattr(request.launch, "problems", None)
+    if launch_problems is not None:
+        problems = problems + launch_problems()
     if problems:
         return ended_without_training(request.run_id, "; ".join(problems), "config")
     try:

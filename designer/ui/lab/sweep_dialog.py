@@ -102,6 +102,22 @@ class SweepDialog(LabDialog):
         for button in (self.start_button, self.cancel_button, self.export_button):
             controls.addWidget(button)
         controls.addStretch(1)
+        where = QHBoxLayout()
+        where.addWidget(QLabel("Run on:"))
+        self.run_on_combo = QComboBox()
+        self.run_on_combo.addItem("this computer", "local")
+        self.run_on_combo.addItem("Ray cluster at", "ray")
+        self.run_on_combo.setToolTip("this computer: the training process, one variant after another; Ray: each "
+                                     "variant a Ray task with one CPU, side by side on the cluster")
+        self.run_on_combo.currentIndexChanged.connect(self._on_run_on_combo_changed)
+        self.ray_address_edit = QLineEdit()
+        self.ray_address_edit.setPlaceholderText("host:port from `ray start --head`; empty: a Ray instance on this "
+                                                 "computer for the sweep")
+        self.ray_address_edit.setMinimumWidth(360)
+        where.addWidget(self.run_on_combo)
+        where.addWidget(self.ray_address_edit)
+        where.addStretch(1)
+        self._on_run_on_combo_changed(0)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.progress.setFormat(" ")
@@ -149,6 +165,7 @@ class SweepDialog(LabDialog):
 
         self.layout_.addWidget(intro)
         self.layout_.addLayout(controls)
+        self.layout_.addLayout(where)
         self.layout_.addWidget(self.progress)
         self.layout_.addWidget(splitter, 1)
         self.layout_.addWidget(self.status_label)
@@ -164,6 +181,24 @@ class SweepDialog(LabDialog):
         self.widths_edit.setText(", ".join(str(width) for width in widths))
         self.activation_combo.setCurrentText(activation)
         self.epochs_spin.setValue(epochs)
+
+    def set_run_on(self, backend: str, address: str = "") -> None:
+        """``backend``: "local" (this computer) or "ray" (the cluster at ``address``; "" starts one here)."""
+        self.run_on_combo.setCurrentIndex(self.run_on_combo.findData(backend))
+        self.ray_address_edit.setText(address)
+
+    def launch(self):
+        """Where the variants train: the training process, or Ray tasks of one CPU each."""
+        from designer.training.run import Local, Ray
+
+        if self.run_on_combo.currentData() != "ray":
+            return Local()
+        from designer.training.run.ray_tasks import ray_missing
+
+        missing = ray_missing()
+        if missing is not None:
+            raise ValueError(missing)
+        return Ray(address=self.ray_address_edit.text().strip() or None, cpus_per_run=1)
 
     def spec(self):
         from designer.lab.sweep import SweepSpec
@@ -192,7 +227,8 @@ class SweepDialog(LabDialog):
         config = self.lab.models.training_config()
         try:
             spec, graph = self.spec(), self.document.graph.copy()
-            requests = sweep_requests(graph, spec, config)
+            launch = self.launch()
+            requests = sweep_requests(graph, spec, config, launch)
         except (ValueError, DesignerError) as error:  # refused before a run starts: settings, or no usable head
             self.set_status(f"Cannot start: {error}", error=True)
             return False
@@ -201,7 +237,9 @@ class SweepDialog(LabDialog):
         self.runs = []
         self._refresh()
         self.progress.setValue(0)
-        self.set_status(f"Training {len(requests)} variants on {config.dataset}, "
+        where = "" if self.run_on_combo.currentData() != "ray" else \
+            f" as Ray tasks on {launch.address or 'a Ray instance on this computer'}"
+        self.set_status(f"Training {len(requests)} variants on {config.dataset}{where}, "
                         f"{requests[0].config.epochs} epoch(s) each…")
         return self.training.start(requests)
 
@@ -209,8 +247,14 @@ class SweepDialog(LabDialog):
     def _on_start_button_clicked(self) -> None:
         self.start_sweep()
 
+    @Slot(int)
+    def _on_run_on_combo_changed(self, _index: int) -> None:
+        self.ray_address_edit.setEnabled(self.run_on_combo.currentData() == "ray" and not self.runner.running)
+
     @Slot(bool)
     def _on_runner_running_changed(self, running: bool) -> None:
+        self.run_on_combo.setEnabled(not running)
+        self.ray_address_edit.setEnabled(not running and self.run_on_combo.currentData() == "ray")
         self.start_button.setEnabled(not running)
         self.cancel_button.setEnabled(running)
         self.export_button.setEnabled(not running and bool(self.runs))
