@@ -290,12 +290,14 @@ class SweepDialog(LabDialog):
 
     @Slot(object)
     def _on_training_finished(self, outcome) -> None:
+        # Whatever the outcome, the plots and the table show every finished run now: a refresh
+        # still waiting for its second turn must not leave the table a run behind.
+        self._refresh()
         if outcome.error:
             self.set_status(f"The sweep failed: {outcome.error}", error=True)
         elif outcome.cancelled:
             self.set_status(f"Cancelled after {len(self.runs)} run(s); they are kept below.")
         else:
-            self._refresh()
             self.progress.setValue(1000)
             best = max((run for run in self.runs if run.ok), key=lambda run: run.accuracy, default=None)
             self.set_status(f"Done: {len(self.runs)} variants." + (
