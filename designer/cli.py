@@ -11,6 +11,7 @@ from pathlib import Path
 
 EXIT_INVALID_DESIGN = 1  # `info`: the file reads, but the design cannot be built as it is
 EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130  # stopped with Ctrl+C
 
 #: Every headless command with its one-line help, in the order `--help` lists them. A new
 #: command adds its line here and its parser in build_command_parser.
@@ -199,12 +200,21 @@ def build_command_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    from designer.training.threads import prepare_openmp
+
+    prepare_openmp()  # before anything loads torch: idle OpenMP threads sleep instead of spinning
     # A positional FILE and subcommands cannot share one argparse parser; route by the first word.
-    if argv and argv[0] in COMMANDS:
-        arguments = build_command_parser().parse_args(argv)
-    else:
+    if not (argv and argv[0] in COMMANDS):
         arguments = build_window_parser().parse_args(argv)
-    return arguments.handler(arguments)
+        return arguments.handler(arguments)
+    try:
+        arguments = build_command_parser().parse_args(argv)
+        return arguments.handler(arguments)
+    except KeyboardInterrupt:
+        # A Ctrl+C before a command takes it over itself (`train` does once torch may load):
+        # an exit status, not a traceback, and nothing was written by then.
+        print("\nstopped with Ctrl+C", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

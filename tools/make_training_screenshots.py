@@ -4,7 +4,7 @@
 
 Writes training-during.png (half-way through the run), training-after.png (curves and
 diagnosis when it has finished) and training-results.png (the Results tab). Runs offscreen
-unless a display is set; the window is 1600×1000 and its saved layout is not used.
+unless a display is set; the window is 1400×900 (the default) and its saved layout is not used.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def main() -> int:
     if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-    from PySide6.QtCore import QEventLoop, QSettings, Qt, QTimer
+    from PySide6.QtCore import QEventLoop, QSettings, QTimer
     from PySide6.QtWidgets import QApplication
 
     from designer.core import load_architecture
@@ -39,12 +39,11 @@ def main() -> int:
     apply_style(app)
     settings = QSettings(str(Path(tempfile.mkdtemp()) / "settings.ini"), QSettings.Format.IniFormat)
     window = MainWindow(settings=settings, restore_layout=False)
-    window.resize(1600, 1000)
+    window.resize(1400, 900)
     window.show()
     app.processEvents()
     panel = window.training_panel
     panel.dock.raise_()
-    window.resizeDocks([panel.dock], [560], Qt.Orientation.Vertical)  # room for the curves
     app.processEvents()
     window.show_graph(load_architecture(TEMPLATES / "lenet5.json"), None)  # laid out to fit what is left
     panel.settings.epochs_spin.setValue(arguments.epochs)

@@ -2,10 +2,12 @@
 
     xvfb-run -a python tools/make_window_screenshots.py [--output docs/images]
 
-Writes, in the light and the dark theme (switched live, as View ▸ Appearance does):
+Writes training-starting.png (the Training dock while the training process starts), and, in the
+light and the dark theme (switched live, as View ▸ Appearance does):
 window-light.png / window-dark.png (VGG-16: canvas, inspector, the Parameters table with
 nothing cut), training-light.png / training-dark.png (LeNet-5 trained for 2 epochs on the
 built-in sample: curves), results-light.png (the Results tab: the docks keep their widths),
+results-stale.png (the same tab after an edit of the design: marked stale),
 pooling-stride.png (the inspector on a pooling block: "same as kernel"), and the two Help
 pages (help-getting-started.png, help-shortcuts.png). Offscreen unless a display is set; the
 saved layout and settings are not used.
@@ -33,7 +35,7 @@ def main() -> int:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     os.environ.pop("NETWORK_DESIGNER_COLOUR_SCHEME", None)
 
-    from PySide6.QtCore import QEventLoop, QSettings
+    from PySide6.QtCore import QEventLoop, QSettings, QTimer
     from PySide6.QtWidgets import QApplication
 
     from designer.core import load_architecture
@@ -85,9 +87,13 @@ def main() -> int:
     panel.settings.batch_size_spin.setValue(64)
     panel.settings.set_device("cpu")
     settle()
+    from designer.training import service
+
+    service.shutdown_idle()  # the first run of a session: the training process starts (PyTorch loads)
     loop = QEventLoop()
     assert panel.start(), panel.status_label.text()
     panel.training.finished.connect(loop.quit)
+    save(window, "training-starting.png")
     loop.exec()
     settle()
     print(panel.status_label.text())
@@ -99,6 +105,11 @@ def main() -> int:
     panel.tabs.setCurrentIndex(1)
     save(window, "results-light.png")
     after = {name: dock.width() for name, dock in window.docks.items() if dock.isVisible()}
+    window.document.set_param("fc1", "out_features", 100)  # the design changes after the run
+    loop = QEventLoop()
+    QTimer.singleShot(300, loop.quit)  # the results' staleness is checked once after a burst of edits
+    loop.exec()
+    save(window, "results-stale.png")
     print("dock widths on the Curves tab:", widths, "on the Results tab:", after)
     window.document.undo_stack.setClean()
     window.close()

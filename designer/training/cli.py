@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import os
 import signal
 import sys
 from pathlib import Path
@@ -185,10 +186,66 @@ def _loss(value: float | None) -> str:
     return "—" if value is None else f"{value:.4f}"
 
 
-def _printer(epochs: int, progress_line):
+class _QuitNow(BaseException):
+    """The second Ctrl+C: leave at once and write nothing. A BaseException, so that no
+    ``except Exception`` on the way (the trainer's, the run path's) mistakes it for a failure."""
+
+
+class _Interrupts:
+    """What Ctrl+C does at each moment of ``train``: the SIGINT handler.
+
+    The first Ctrl+C asks the run to stop (a download is cancelled, training stops after the
+    current batch, and what was trained is saved); a second one quits at once, writing
+    nothing. While the results are being written, Ctrl+C only says to wait: a half-written
+    result would be worse than a few milliseconds more. The handler writes with ``os.write``:
+    ``print`` from a signal handler can land inside another ``print`` to the same stream,
+    which raises "reentrant call" in the middle of the program.
+    """
+
+    def __init__(self, control) -> None:
+        self.control = control
+        self.phase = "preparing"  # then "downloading", "training", "saving", "quitting"
+        self.quit_while = ""  # the phase the second Ctrl+C came in
+        self.count = 0
+        self.batches_trained = 0
+
+    @property
+    def interrupted(self) -> bool:
+        """Ctrl+C stopped the run (one while the results are written changes nothing)."""
+        return self.control.stopping_all
+
+    def __call__(self, signum, frame) -> None:
+        self.count += 1
+        if self.phase == "quitting":
+            return
+        if self.phase == "saving":
+            if self.count == 1:
+                _say("\nCtrl+C: the results are being written; a moment")
+            return
+        if self.count == 1:
+            self.control.stop()
+            what = {"downloading": "cancelling the download; nothing will be trained",
+                    "training": "stopping after the current batch; the history and checkpoint will be saved"}
+            _say(f"\n{what.get(self.phase, 'stopping before training begins')} (Ctrl+C again to quit at once, "
+                 f"writing nothing)")
+            return
+        self.quit_while = self.phase
+        self.phase = "quitting"  # before raising: a third Ctrl+C must not raise inside the cleanup
+        raise _QuitNow
+
+
+def _say(text: str) -> None:
+    try:
+        os.write(sys.stderr.fileno(), (text + "\n").encode("utf-8", "replace"))
+    except (OSError, ValueError, AttributeError):
+        pass  # no usable stderr: the exit status still tells
+
+
+def _printer(epochs: int, progress_line, interrupts: _Interrupts):
     """The run's events as the command prints them; downloads on ``progress_line`` (one line that
     rewrites itself, ended before anything else is printed)."""
-    from designer.training.run import DatasetLoaded, DecodingProgress, DownloadProgress, EpochDone, RunStarted
+    from designer.training.run import (BatchesDone, DatasetLoaded, DecodingProgress, DownloadProgress, EpochDone,
+                                       RunStarted)
 
     def show(event) -> None:
         if isinstance(event, DecodingProgress):
@@ -197,11 +254,16 @@ def _printer(epochs: int, progress_line):
             progress_line.finish()
             print(f"image folder: {event.message}", flush=True)
         elif isinstance(event, RunStarted):
+            if interrupts.phase != "quitting":
+                interrupts.phase = "training"
             progress_line.finish()
             if event.data_source:
                 print(f"data: {event.data_source}", flush=True)
             info = event.info
             where = info.device if info.processes == 1 else f"{info.processes} processes ({info.device})"
+            if info.device == "cpu" and info.threads:
+                each = " each" if info.processes != 1 else ""
+                where += f" ({info.threads} thread{'s' if info.threads != 1 else ''}{each})"
             print(f"training on {where}: {info.train_samples:,} training, {info.validation_samples:,} "
                   f"validation, {info.test_samples:,} test images; {info.batches_per_epoch} batches per epoch",
                   flush=True)
@@ -214,15 +276,44 @@ def _printer(epochs: int, progress_line):
                 line += (f"  val loss {_loss(metrics.validation_loss)} "
                          f"acc {_percent(metrics.validation_accuracy)}")
             print(f"{line}  {metrics.seconds:.1f} s", flush=True)
+        elif isinstance(event, BatchesDone):
+            interrupts.batches_trained += len(event.points.x)
         elif isinstance(event, DownloadProgress):
+            if interrupts.phase == "preparing":
+                interrupts.phase = "downloading"
             progress_line(event.done, event.total)
 
     return show
 
 
 def run_training_command(arguments: argparse.Namespace) -> int:
+    from designer.training.run import RunControl
+
+    from designer.training.threads import policy, prepare_openmp
+
+    prepare_openmp()  # before torch loads, or OpenMP never reads it
+    policy().mark()  # loading PyTorch takes long enough to measure the free cores over
+    # From the very start, so that a Ctrl+C while PyTorch loads is as clean as one while training.
+    control = RunControl()
+    interrupts = _Interrupts(control)
+    previous_handler = signal.getsignal(signal.SIGINT)
+    if previous_handler is not signal.SIG_IGN:  # started to ignore Ctrl+C (nohup, `&` in a script): keep to that
+        signal.signal(signal.SIGINT, interrupts)
+    try:
+        try:
+            return _train(arguments, control, interrupts)
+        except _QuitNow:
+            interrupts.phase = "quitting"
+            removed = "; the partial download was removed" if interrupts.quit_while == "downloading" else ""
+            _say(f"quit at once (Ctrl+C twice): nothing was written{removed}")
+            return EXIT_INTERRUPTED
+    finally:
+        signal.signal(signal.SIGINT, previous_handler)
+
+
+def _train(arguments: argparse.Namespace, control, interrupts: _Interrupts) -> int:
     from designer.core import ArchitectureError, load_architecture
-    from designer.training.run import Processes, RunControl, RunRequest, refusal
+    from designer.training.run import Processes, RunRequest, refusal
 
     try:
         graph = load_architecture(arguments.file)
@@ -238,31 +329,18 @@ def run_training_command(arguments: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
 
     # torch loads only once the file and the settings are known to be good.
-    from designer.training.checkpoint import CheckpointError
-    from designer.training.run import run, trained_model
-    from designer.training.run_folder import save_run
+    from designer.training.run import run
 
     output = Path(arguments.output) if getattr(arguments, "output", None) else default_output_folder(arguments.file)
-    control, progress_line = RunControl(), _ProgressLine()
-    interrupted = False
-
-    def on_interrupt(signum, frame) -> None:
-        nonlocal interrupted
-        if interrupted:  # a second Ctrl+C: the person does not want to wait
-            raise KeyboardInterrupt
-        interrupted = True
-        print("\nstopping after the current batch (Ctrl+C again to quit at once)", file=sys.stderr, flush=True)
-        control.stop()
-
-    previous_handler = signal.signal(signal.SIGINT, on_interrupt)
+    progress_line = _ProgressLine()
     try:
         print(f"{graph.name}: {config.summary()}", flush=True)
-        ended = run(request, _printer(config.epochs, progress_line), control)
+        ended = run(request, _printer(config.epochs, progress_line, interrupts), control)
     finally:
         progress_line.finish()
-        signal.signal(signal.SIGINT, previous_handler)
+    interrupts.phase = "saving"
 
-    result, info = ended.result, ended.outcome.info
+    result = ended.result
     if result.status == "failed" and result.failure in BAD_INPUT_FAILURES:
         print(f"error: {result.message}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -270,25 +348,80 @@ def run_training_command(arguments: argparse.Namespace) -> int:
         # Process 0 runs on node 0, which writes history and checkpoint; nothing is written here.
         print(result.message, file=sys.stderr if result.status == "failed" else sys.stdout)
         print(f"node {launch.node_rank}: done; node 0 saves history and checkpoint")
-        return EXIT_FAILED if result.status == "failed" else (EXIT_INTERRUPTED if interrupted else 0)
+        return EXIT_FAILED if result.status == "failed" else (EXIT_INTERRUPTED if interrupts.interrupted else 0)
 
     try:
-        model = trained_model(request, ended) if result.status != "failed" else None
-        save_run(output, graph, config, result, info, module=model.module if model else None,
-                 normalisation=model.normalisation if model else None,
-                 class_names=model.class_names if model else (), architecture=str(arguments.file))
-    except (OSError, CheckpointError) as error:
-        print(f"error: cannot save the results in {output}: {error}", file=sys.stderr)
+        written, no_checkpoint = _save_results(request, ended, graph, config, output, arguments.file,
+                                               interrupts.batches_trained)
+    except _SaveFailed as failure:
+        print(f"error: cannot save the results in {output}: {failure.error}; "
+              f"{_listed(failure.written) if failure.written else 'nothing'} "
+              f"{'were' if len(failure.written) > 1 else 'was'} written",
+              file=sys.stderr)
         return EXIT_BAD_INPUT
 
     if result.status == "failed":
         print(f"error: {result.message}", file=sys.stderr)
-        print(f"history saved in {output}", file=sys.stderr)
+        print(_written_text(written, output, no_checkpoint), file=sys.stderr)
         return EXIT_FAILED
     if result.test_accuracy is not None:
         best = f", best epoch {result.best_epoch}" if result.best_epoch is not None else ""
         print(f"test accuracy {result.test_accuracy:.2%} (loss {result.test_loss:.4f}){best}; "
               f"{result.seconds:.1f} s in all")
     print(result.message)
-    print(f"saved history.csv, history.json, design.json{' and checkpoint.pt' if model else ''} in {output}")
-    return EXIT_INTERRUPTED if interrupted else 0
+    print(_written_text(written, output, no_checkpoint))
+    return EXIT_INTERRUPTED if interrupts.interrupted else 0
+
+
+class _SaveFailed(Exception):
+    def __init__(self, error: Exception, written: list[str]) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.written = written
+
+
+def _save_results(request, ended, graph, config, output: Path, architecture_file,
+                   batches_trained: int) -> tuple[list[str], str]:
+    """Write the run's folder (``designer.training.run_folder``); returns the names written and,
+    when there is no checkpoint, why. A run stopped before its first batch writes nothing: an
+    empty history and untrained weights are no record of anything."""
+    import time
+
+    from designer.training.checkpoint import CheckpointError
+    from designer.training.run import trained_model
+    from designer.training.run_folder import CHECKPOINT, DESIGN, HISTORY_CSV, HISTORY_JSON, save_run
+
+    result, info = ended.result, ended.outcome.info
+    if info is None:
+        return [], "training never began"
+    if batches_trained == 0 and result.status == "stopped":
+        return [], "stopped before the first batch"
+    model = trained_model(request, ended) if result.status != "failed" else None
+    existed, began = output.is_dir(), time.time()
+    try:
+        save_run(output, graph, config, result, info, module=model.module if model else None,
+                 normalisation=model.normalisation if model else None,
+                 class_names=model.class_names if model else (), architecture=str(architecture_file))
+    except (OSError, CheckpointError) as error:
+        # A new folder is left out whole; into an existing one, each file is replaced atomically.
+        written = [name for name in (HISTORY_CSV, HISTORY_JSON, DESIGN, CHECKPOINT)
+                   if existed and (output / name).exists() and (output / name).stat().st_mtime >= began - 1]
+        raise _SaveFailed(error, written) from None
+    written = [HISTORY_CSV, HISTORY_JSON, DESIGN] + ([CHECKPOINT] if model is not None else [])
+    if model is None:
+        return written, "training failed" if result.status == "failed" else "no trained network came back"
+    return written, ""
+
+
+def _listed(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _written_text(written: list[str], output: Path, no_checkpoint: str) -> str:
+    """Exactly what is on disk now: a message never claims a file that was not written."""
+    if not written:
+        return f"nothing was written ({no_checkpoint})" if no_checkpoint else "nothing was written"
+    text = f"saved {_listed(written)} in {output}"
+    if "checkpoint.pt" not in written:
+        text += f"; no checkpoint.pt ({no_checkpoint})"
+    return text

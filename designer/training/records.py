@@ -145,6 +145,9 @@ class RunInfo:
     #: processes training this run data-parallel (``batches_per_epoch`` is then each one's
     #: steps, and every figure reported is summed over all of them)
     processes: int = 1
+    #: PyTorch's CPU threads for this run (each process's); 0 when not recorded. Results can
+    #: differ in the last digits between thread counts (designer.training.threads).
+    threads: int = 0
 
 
 @dataclass(frozen=True)

@@ -85,6 +85,9 @@ def _serve(connection, flags) -> None:
     """The training process's main loop: one queue per message until told to end (None) or orphaned."""
     # Ctrl+C in the terminal reaches the whole process group; the window decides what happens.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from designer.training.threads import policy
+
+    policy().mark()  # the first run measures the free cores over PyTorch's loading
     import torch  # noqa: F401 - every run needs it; load it while the window sends the first queue
 
     from designer.training.run.result import ended_without_training
@@ -134,6 +137,9 @@ class TrainingProcess:
     """One child process that trains; one queue of runs at a time (``start_runs`` then ``events``)."""
 
     def __init__(self) -> None:
+        from designer.training.threads import prepare_openmp
+
+        prepare_openmp()  # the process inherits it: its idle OpenMP threads sleep instead of spinning
         self._flags = _CONTEXT.Array("b", MAX_QUEUE + 1, lock=False)
         self._connection, child_end = _CONTEXT.Pipe()
         self._process = _CONTEXT.Process(target=_serve, args=(child_end, self._flags),
@@ -269,6 +275,12 @@ def acquire() -> TrainingProcess:
     return TrainingProcess()
 
 
+def has_idle_process() -> bool:
+    """Whether a kept training process is waiting (the next queue starts without loading PyTorch)."""
+    with _idle_lock:
+        return any(process.reusable for process in _idle)
+
+
 def release(process: TrainingProcess) -> None:
     """Give a process back after its queue: kept for the next one if it is healthy and none is kept yet."""
     with _idle_lock:
@@ -289,5 +301,5 @@ def shutdown_idle(timeout: float = 2.0) -> None:
 
 atexit.register(shutdown_idle)
 
-__all__ = ["ABORT_GRACE_SECONDS", "MAX_QUEUE", "TrainingProcess", "TrainingProcessDied", "acquire", "release",
-           "shutdown_idle"]
+__all__ = ["ABORT_GRACE_SECONDS", "MAX_QUEUE", "TrainingProcess", "TrainingProcessDied", "acquire",
+           "has_idle_process", "release", "shutdown_idle"]

@@ -25,6 +25,7 @@ from designer.training.records import EpochMetrics, RunInfo, TrainingCallback, T
 from designer.training.run.events import (MAX_SKIPPED_LISTED, BatchesDone, BatchPoints, DatasetLoaded,
                                           DecodingProgress, DownloadProgress, EpochDone, RunStarted, StatusChanged)
 from designer.training.run.result import RunOutcome, RunResult, ended_without_training
+from designer.training.threads import ThreadChoice
 
 BATCH_UPDATES_PER_SECOND = 20
 DOWNLOAD_UPDATES_PER_SECOND = 10
@@ -106,13 +107,18 @@ class BatchThrottle(TrainingCallback):
 
 
 def default_torch_threads(torch) -> int:
-    """PyTorch's own choice, less one CPU left to the window (painting the curves).
+    """The most threads a run takes (``designer.training.threads.thread_limit``); each run takes
+    as many of them as there are cores free when it starts (``choose_torch_threads``)."""
+    from designer.training.threads import thread_limit
 
-    On a small machine the difference is large: with every CPU busy in PyTorch's thread
-    pool, the GUI thread and the pool's spinning threads compete and both slow down.
-    """
-    cpus = os.cpu_count() or 1
-    return max(1, min(torch.get_num_threads(), cpus - 1))
+    return thread_limit(torch)
+
+
+def choose_torch_threads(torch) -> ThreadChoice:
+    """One thread per core free now, up to ``default_torch_threads`` (``designer.training.threads``)."""
+    from designer.training.threads import policy
+
+    return policy().choose(default_torch_threads(torch))
 
 
 class _DownloadThrottle:
@@ -192,12 +198,18 @@ def run_session(request, emit, *, stop, abort, torch_threads: int | None = None,
     from designer.training.trainer import Trainer
 
     # Set in the thread that trains: OpenMP keeps the thread count per calling thread.
-    torch.set_num_threads(torch_threads or default_torch_threads(torch))
+    threads = torch_threads or choose_torch_threads(torch).threads
+    torch.set_num_threads(threads)
     origin = getattr(dataset, "origin", "")
     throttle = BatchThrottle(emit, run_id, f"{'pictures' if folder else dataset.name} from {origin}" if origin else "")
     trainer = Trainer(graph, config, [throttle], dataset=dataset, stop_event=stop,
                       abort_event=abort, test_after_stop=True, processes=shared)
-    result = trainer.run()
+    try:
+        result = trainer.run()
+    finally:
+        from designer.training.threads import policy
+
+        policy().mark()  # the next run measures the free cores from here
     outcome = RunOutcome(result, trainer.info, tuple(dataset.class_names))
     if trainer.module is None or trainer.normalisation is None or abort.is_set():
         return RunResult(run_id, outcome)
@@ -237,4 +249,5 @@ def _with_mistakes(outcome: RunOutcome, trainer, dataset, abort, torch) -> RunOu
                                test_samples=int(labels.shape[0]))
 
 
-__all__ = ["BATCH_UPDATES_PER_SECOND", "BatchThrottle", "default_torch_threads", "run_session"]
+__all__ = ["BATCH_UPDATES_PER_SECOND", "BatchThrottle", "choose_torch_threads", "default_torch_threads",
+           "run_session"]

@@ -377,7 +377,7 @@ class Trainer:
                             validation_samples=int(validation_index.shape[0]),
                             test_samples=int(dataset.test_images.shape[0]), batches_per_epoch=batches,
                             epochs=config.epochs, class_names=tuple(dataset.class_names),
-                            processes=shared.world_size if shared else 1)
+                            processes=shared.world_size if shared else 1, threads=torch.get_num_threads())
         for callback in self.callbacks:
             callback.on_train_start(self.info)
 

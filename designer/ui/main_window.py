@@ -130,7 +130,8 @@ class MainWindow(QMainWindow):
         self.resize(1400, 900)
         # Sensible first sizes: the canvas gets the room, the panels what they need.
         self.resizeDocks([self.docks["palette"], self.docks["inspector"]], [240, 270], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.docks["parameters"]], [270], Qt.Orientation.Vertical)
+        # The bottom area holds the Parameters table and the Training dock's curves (issue 14c).
+        self.resizeDocks([self.docks["parameters"]], [380], Qt.Orientation.Vertical)
         if restore_layout:
             self._restore_layout()
         self._on_document_title_changed()

@@ -13,7 +13,7 @@ from PySide6.QtGui import QFont, QImage, QPixmap
 from PySide6.QtWidgets import (QGridLayout, QHBoxLayout, QLabel, QPushButton, QScrollArea,
                                QSizePolicy, QSplitter, QVBoxLayout, QWidget)
 
-from designer.ui.style import current_theme, theme_notifier
+from designer.ui.style import current_theme, hex_colour, theme_notifier
 
 THUMBNAIL = 56  # pixels on screen for one 28×28 or 32×32 test image
 CELL_WIDTH = THUMBNAIL + 12
@@ -112,6 +112,12 @@ class ResultsView(QWidget):
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
+        #: shown when the design has changed since these results were made (``set_stale``)
+        self.stale_banner = QLabel("These results are for the design as it was trained; the design has "
+                                   "changed since. Train again to see the results of the design as it is now.")
+        self.stale_banner.setObjectName("staleBanner")
+        self.stale_banner.setWordWrap(True)
+        self.stale_banner.setVisible(False)
         self.summary = QLabel("Train the design to see its results on the test set.")
         self.summary.setWordWrap(True)
         self.summary.setTextFormat(Qt.RichText)
@@ -158,11 +164,28 @@ class ResultsView(QWidget):
         splitter.setSizes([550, 450])  # scaled to the real width when first laid out
 
         layout = QVBoxLayout(self)
+        layout.addWidget(self.stale_banner)
         layout.addLayout(header)
         layout.addWidget(splitter, 1)
         self.mistake_cells: list[QWidget] = []
         self.setAcceptDrops(True)
         self.setToolTip("Drop a picture here to see what the trained network makes of it")
+        self.apply_theme(current_theme())
+        theme_notifier().theme_changed.connect(self.apply_theme)
+
+    @Slot(object)
+    def apply_theme(self, theme) -> None:
+        self.stale_banner.setStyleSheet(
+            f"#staleBanner {{ background: {hex_colour(theme.notice_fill)}; color: {hex_colour(theme.text)}; "
+            f"border: 1px solid {hex_colour(theme.notice_border)}; border-radius: 4px; padding: 4px 6px; }}")
+
+    @property
+    def stale(self) -> bool:
+        return not self.stale_banner.isHidden()
+
+    def set_stale(self, stale: bool) -> None:
+        """Mark the results as belonging to an earlier state of the design (or not)."""
+        self.stale_banner.setVisible(stale)
 
     def set_checkpoint_available(self, available: bool) -> None:
         self.save_button.setEnabled(available)
@@ -176,7 +199,10 @@ class ResultsView(QWidget):
             lines.append(f"<span style='font-size:14pt'><b>Test accuracy {result.test_accuracy:.2%}</b></span>"
                          f" &nbsp; loss {result.test_loss:.3f}"
                          + (f" · {outcome.test_samples:,} images" if outcome.test_samples else ""))
-        lines.append(f"{result.status.capitalize()}: {result.message}")
+        # The message says how the run ended in its own words ("finished 3 epochs; …"); a
+        # "Finished:" in front of it read "Finished: finished 3 epochs". Only a failure needs a word.
+        message = result.message[:1].upper() + result.message[1:]
+        lines.append(f"Failed: {result.message}" if result.status == "failed" else message)
         self.summary.setText("<br>".join(lines))
         if result.confusion_matrix:
             self.confusion.set_matrix(result.confusion_matrix, outcome.class_names)

@@ -256,6 +256,9 @@ QDockWidget::title {{
 QTreeView::item, QTableView::item {{
     padding: 2px 0px;
 }}
+QLabel#mutedNote {{
+    color: {muted_text};
+}}
 """.format(**colours)
 
 

@@ -111,6 +111,7 @@ class CheckpointActions:
             panel.results.show_outcome(RunOutcome(result, None, model.class_names))
         else:
             panel.results.show_message(f"Loaded {Path(path).name}: no training record inside.")
+        panel.mark_results_current()
         panel.set_running(False)
         panel.set_status(f"Loaded {Path(path).name}: the design and its trained weights"
                          f"{' (trained ' + metadata.created + ')' if metadata.created else ''}."

@@ -30,6 +30,7 @@ from designer.ui.dataset_prompts import DatasetPrompts
 from designer.ui.diagnosis_view import DiagnosisView
 from designer.ui.document import DesignDocument
 from designer.ui.run_progress import RunProgress
+from designer.ui.style import current_theme, hex_colour, theme_notifier
 from designer.ui.training_checkpoints import CheckpointActions
 from designer.ui.training_fit import apply_changes, dataset_description, dataset_fit, use_input_shape
 from designer.ui.training_run import TrainingRun
@@ -77,12 +78,20 @@ class TrainingPanel(QWidget):
 
         self._build_settings()
         self._build_outputs()
+        # Start/Stop, the progress and the result sit above the settings form, which scrolls:
+        # at 1400×900 the dock is too short for both, and what a run is doing must never be
+        # below the fold (issue 14c).
+        controls = QWidget()
+        controls_layout = QVBoxLayout(controls)
+        controls_layout.setContentsMargins(0, 0, 0, 0)
+        controls_layout.addWidget(self.run_box)
+        controls_layout.addWidget(self.settings_area, 1)
         splitter = QSplitter(Qt.Horizontal)
-        splitter.addWidget(self.settings_area)
+        splitter.addWidget(controls)
         splitter.addWidget(self.tabs)
         splitter.setStretchFactor(0, 0)
         splitter.setStretchFactor(1, 1)
-        splitter.setSizes([360, 900])
+        splitter.setSizes([330, 900])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(splitter)
@@ -98,6 +107,12 @@ class TrainingPanel(QWidget):
         self.settings.dataset_changed.connect(self._on_settings_dataset_changed)
         self.settings.image_folder.input_suggested.connect(self._on_image_folder_input_suggested)
         document.analysis_changed.connect(self._on_document_analysis_changed)
+        #: the network the results tab shows results of (``network_key``), None when it shows none
+        self._results_key = None
+        self._stale_check = QTimer(self)
+        self._stale_check.setSingleShot(True)
+        self._stale_check.setInterval(100)  # once after a burst of edits, not at every keystroke
+        self._stale_check.timeout.connect(self._on_stale_check_timeout)
         document.locked_changed.connect(self._on_document_locked_changed)
         self._refresh_input_check()
         self.set_running(False)
@@ -121,21 +136,29 @@ class TrainingPanel(QWidget):
         self.progress = RunProgress()
         self.status_label = QLabel("Ready.")
         self.status_label.setWordWrap(True)
+        self._status_error = False
 
+        self.run_box = QWidget()
+        run_layout = QVBoxLayout(self.run_box)
+        run_layout.setContentsMargins(4, 4, 4, 2)
+        run_layout.addLayout(buttons)
+        run_layout.addWidget(self.progress)
+        run_layout.addWidget(self.status_label)
         box = QWidget()
         box_layout = QVBoxLayout(box)
-        box_layout.setContentsMargins(4, 4, 4, 4)
+        box_layout.setContentsMargins(4, 2, 4, 4)
         box_layout.addWidget(self.settings)
         box_layout.addWidget(self.fit_warning)
-        box_layout.addLayout(buttons)
-        box_layout.addWidget(self.progress)
-        box_layout.addWidget(self.status_label)
         box_layout.addStretch(1)
         self.settings_area = QScrollArea()
         self.settings_area.setWidgetResizable(True)
         self.settings_area.setFrameShape(QFrame.NoFrame)
         self.settings_area.setWidget(box)
-        self.settings_area.setMinimumWidth(340)
+        # Never a horizontal scroll bar: the form is as wide as the column (its fields shrink).
+        self.settings_area.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.settings_area.setMinimumWidth(box.minimumSizeHint().width()
+                                           + self.settings_area.verticalScrollBar().sizeHint().width())
+        theme_notifier().theme_changed.connect(self._on_theme_changed)
 
     def _build_outputs(self) -> None:
         # The curves and the results need pyqtgraph, whose import costs a good part of the
@@ -150,8 +173,10 @@ class TrainingPanel(QWidget):
         self.export_history_button.clicked.connect(self.checkpoints.export_history)
         self.diagnosis_view = DiagnosisView()
         self.diagnosis_view.block_activated.connect(self._on_diagnosis_view_block_activated)
-        export_row = QHBoxLayout()
-        export_row.addStretch(1)
+        # The exports sit beside the tabs, not in a row of their own: the curves get that height.
+        exports = QWidget()
+        export_row = QHBoxLayout(exports)
+        export_row.setContentsMargins(0, 0, 2, 2)
         export_row.addWidget(self.export_plot_button)
         export_row.addWidget(self.export_history_button)
         curves = QWidget()
@@ -159,10 +184,10 @@ class TrainingPanel(QWidget):
         self._curves_layout.setContentsMargins(0, 0, 0, 0)
         self._curves_layout.addWidget(QWidget(), 1)  # the plots' stand-in
         self._curves_layout.addWidget(self.diagnosis_view)
-        self._curves_layout.addLayout(export_row)
         self.tabs = QTabWidget()
         self.tabs.addTab(curves, "Curves")
         self.tabs.addTab(QWidget(), "Results")
+        self.tabs.setCornerWidget(exports, Qt.TopRightCorner)
         QTimer.singleShot(0, self._create_outputs)
 
     @property
@@ -242,6 +267,20 @@ class TrainingPanel(QWidget):
     @Slot(object)
     def _on_document_analysis_changed(self, _analysis) -> None:
         self._refresh_input_check()
+        if self._results_key is not None:
+            self._stale_check.start()
+
+    def mark_results_current(self) -> None:
+        """The results tab now shows results of the design as it is (a run ended, a checkpoint loaded)."""
+        self._results_key = network_key(self.document.graph)
+        self._stale_check.stop()
+        if self._results is not None:
+            self._results.set_stale(False)
+
+    @Slot()
+    def _on_stale_check_timeout(self) -> None:
+        if self._results_key is not None:
+            self.results.set_stale(network_key(self.document.graph) != self._results_key)
 
     @Slot(bool)
     def _on_document_locked_changed(self, locked: bool) -> None:
@@ -302,12 +341,16 @@ class TrainingPanel(QWidget):
         self.diagnosis_view.show_diagnosis(None)
         self.progress.reset()
         self.tabs.setCurrentIndex(0)
+        starts_process = _starts_training_process(self.launch)
         if not self.training.start([request], save_runs_in=self.runs_folder_of()):
             return False
         self.run_starting.emit()
         self.document.set_locked(True)
         self.set_running(True)
-        self.set_status(f"Preparing {info.label}…")
+        waiting = ("Starting the training process… (loading PyTorch, a few seconds the first time)"
+                   if starts_process else f"Preparing {info.label}…")
+        self.progress.set_busy(waiting)  # said under the moving bar; the status line waits for news
+        self.set_status(" ")
         self.prompts.run_starting(config, info)
         return True
 
@@ -337,7 +380,10 @@ class TrainingPanel(QWidget):
     @Slot(object)
     def _on_training_status_changed(self, event) -> None:
         if not self.training.stop_requested:
-            self.set_status(event.text)
+            if self.progress.busy:
+                self.progress.set_busy(event.text)
+            else:
+                self.set_status(event.text)
 
     @Slot(object)
     def _on_training_run_started(self, event) -> None:
@@ -369,6 +415,7 @@ class TrainingPanel(QWidget):
         result = outcome.result
         self.plots.refresh()
         self.progress.show_now()
+        self.progress.ended(result)
         if result.best_epoch is not None:
             self.plots.set_best_epoch(result.best_epoch)
         if result.history and len(result.history) > len(self.history):
@@ -382,6 +429,7 @@ class TrainingPanel(QWidget):
             self._refresh_input_check()
         if result.test_accuracy is not None or result.confusion_matrix:
             self.results.show_outcome(outcome)
+            self.mark_results_current()  # the design is locked while it trains: this is it
             if result.status == "finished":
                 self.progress.done()
 
@@ -405,7 +453,12 @@ class TrainingPanel(QWidget):
 
     def set_status(self, text: str, error: bool = False) -> None:
         self.status_label.setText(text)
-        self.status_label.setStyleSheet("color: #c0392b" if error else "")
+        self._status_error = error
+        self.status_label.setStyleSheet(f"color: {hex_colour(current_theme().error)}" if error else "")
+
+    @Slot(object)
+    def _on_theme_changed(self, _theme) -> None:
+        self.set_status(self.status_label.text(), self._status_error)
 
     @Slot(str)
     def _on_diagnosis_view_block_activated(self, block_id: str) -> None:
@@ -442,6 +495,23 @@ def _default_runs_folder() -> Path:
     from designer.ui.runs_location import runs_folder
 
     return runs_folder()[0]
+
+
+def network_key(graph) -> tuple:
+    """What makes the network the network: blocks, their settings and their wires. Not where
+    the blocks sit on the canvas, nor the design's name: moving a block leaves results current."""
+    blocks = tuple(sorted((block.id, block.type_id, repr(sorted(block.params.items()))) for block in graph))
+    edges = tuple(sorted((edge.source, edge.target, edge.port) for edge in graph.edges))
+    return blocks, edges
+
+
+def _starts_training_process(launch) -> bool:
+    """Whether a run on ``launch`` must first start the training process (about 4 s: PyTorch loads)."""
+    if not (isinstance(launch, Local) and launch.own_process):
+        return False
+    from designer.training import service
+
+    return not service.has_idle_process()
 
 
 __all__ = ["TrainingPanel"]

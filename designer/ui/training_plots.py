@@ -73,13 +73,23 @@ def _faint(colour: str, alpha: int = 70) -> QColor:
 
 
 class TrainingPlots(pg.GraphicsLayoutWidget):
-    """Two plots side by side: loss and accuracy, training and validation."""
+    """Two plots side by side: loss and accuracy, training and validation; one legend under both,
+    outside the plots, so it never hides a curve."""
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.setMinimumHeight(180)
-        self.loss_plot = self.addPlot(row=0, col=0, title="Loss")
-        self.accuracy_plot = self.addPlot(row=0, col=1, title="Accuracy")
+        self.ci.layout.setContentsMargins(2, 2, 2, 2)
+        self.ci.layout.setVerticalSpacing(0)
+        # No titles: the axes say what is plotted, and the dock's height goes to the curves.
+        self.loss_plot = self.addPlot(row=0, col=0)
+        self.accuracy_plot = self.addPlot(row=0, col=1)
+        # Both plots draw the same four kinds of line in the same styles: one legend under both names them.
+        # Two columns: one row of four was wider than the plots at 1400×900 and pushed the
+        # accuracy plot partly out of sight.
+        self.legend = pg.LegendItem(colCount=2, horSpacing=20, verSpacing=-6)
+        self.legend.layout.setContentsMargins(4, 0, 4, 0)
+        self.addItem(self.legend, row=1, col=0, colspan=2)
         self.series: dict[str, GrowingSeries] = {}
         self.curves: dict[str, pg.PlotDataItem] = {}
         self.best_lines: list[pg.InfiniteLine] = []
@@ -88,20 +98,22 @@ class TrainingPlots(pg.GraphicsLayoutWidget):
             plot.showGrid(x=True, y=True, alpha=0.25)
             plot.setClipToView(True)
             plot.setDownsampling(auto=True, mode="peak")
-            plot.addLegend(offset=(-10, 10) if quantity == "loss" else (-10, -10))
             for axis in ("left", "bottom"):
+                # Never "epoch (x0.001)" with ticks at 200 and 400 early in a run: epochs are
+                # epochs, fractions of one included.
+                plot.getAxis(axis).enableAutoSIPrefix(False)
                 # The axes (and the grid they draw across the plot) change only when the range
                 # steps; painting them from a cached pixmap keeps the per-refresh Python work small.
                 plot.getAxis(axis).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
             plot.setMenuEnabled(False)
-            self._add_curve(plot, f"batch_{quantity}", "training, per batch",
+            self._add_curve(plot, f"batch_{quantity}", "training (batches)",
                             pen=pg.mkPen(_faint(TRAIN_COLOUR), width=1))
-            self._add_curve(plot, f"smoothed_{quantity}", "training, smoothed",
+            self._add_curve(plot, f"smoothed_{quantity}", "smoothed",
                             pen=pg.mkPen(TRAIN_COLOUR, width=2))
-            self._add_curve(plot, f"train_{quantity}", "training, per epoch",
+            self._add_curve(plot, f"train_{quantity}", "training (epochs)",
                             pen=pg.mkPen(TRAIN_COLOUR, width=1, style=Qt.DashLine),
                             symbol="o", symbolSize=7, symbolBrush=TRAIN_COLOUR, symbolPen="w")
-            self._add_curve(plot, f"validation_{quantity}", "validation, per epoch",
+            self._add_curve(plot, f"validation_{quantity}", "validation",
                             pen=pg.mkPen(VALIDATION_COLOUR, width=2),
                             symbol="s", symbolSize=7, symbolBrush=VALIDATION_COLOUR, symbolPen="w")
             line = pg.InfiniteLine(angle=90, movable=False,
@@ -136,25 +148,24 @@ class TrainingPlots(pg.GraphicsLayoutWidget):
         their colours (chosen to read on white and on near-black)."""
         self.setBackground(theme.plot_background)
         text = theme.plot_text.name()
-        for plot, title, y_label in ((self.loss_plot, "Loss", "cross-entropy"),
-                                     (self.accuracy_plot, "Accuracy", "accuracy")):
-            plot.setTitle(title, color=text)
+        for plot, y_label in ((self.loss_plot, "loss"), (self.accuracy_plot, "accuracy")):
             plot.setLabel("bottom", "epoch", color=text)
             plot.setLabel("left", y_label, color=text)
             for axis in ("left", "bottom"):
                 plot.getAxis(axis).setTextPen(pg.mkPen(theme.plot_text))
                 plot.getAxis(axis).setPen(pg.mkPen(theme.plot_axis))
-            plot.legend.setLabelTextColor(theme.plot_text)
-            for _sample, label in plot.legend.items:
-                label.setText(label.text)  # setLabelTextColor alone repaints nothing already there
-            plot.legend.setBrush(pg.mkBrush(theme.legend_fill))
+        self.legend.setLabelTextColor(theme.plot_text)
+        for _sample, label in self.legend.items:
+            label.setText(label.text)  # setLabelTextColor alone repaints nothing already there
         for line in self.best_lines:
             line.label.fill = pg.mkBrush(theme.legend_fill)
             line.label.update()
 
     def _add_curve(self, plot, key: str, name: str, **style) -> None:
         self.series[key] = GrowingSeries()
-        curve = plot.plot(name=name, **style)
+        curve = plot.plot(**style)
+        if plot is self.loss_plot:
+            self.legend.addItem(curve, name)
         curve.setClipToView(True)
         curve.setDownsampling(auto=True, method="peak")
         self.curves[key] = curve

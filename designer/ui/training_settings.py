@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog
 from designer.data import DATASET_NAMES, DEFAULT_DATASET, FOLDER_DATASET, dataset_info
 from designer.training.records import DEVICES, OPTIMIZERS, TrainConfig
 from designer.ui.image_folder_choice import ImageFolderChoice
+from designer.ui.style import current_theme, hex_colour, theme_notifier
 
 OPTIMIZER_LABELS = {"sgd": "SGD (momentum 0.9)", "adam": "Adam", "adamw": "AdamW"}
 MAX_PROCESSES = 64
@@ -44,6 +45,9 @@ class TrainingSettings(QWidget):
         #: the image folder (chosen, listed, its suggested Input) for "Folder of images…"
         self.image_folder = ImageFolderChoice(self)
         self.image_folder.changed.connect(self.dataset_changed)
+        # As narrow as a short name: the column beside the curves should not be wider than the form needs.
+        self.dataset_combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+        self.dataset_combo.setMinimumContentsLength(12)
         self.folder_button = QPushButton("Folder…")
         self.folder_button.setToolTip("Read the dataset files from a folder of your own "
                                       "(the IDX files, or CIFAR-10's archive or folder)")
@@ -54,7 +58,7 @@ class TrainingSettings(QWidget):
         self.folder_clear_button.clicked.connect(self._on_folder_clear_button_clicked)
         self.folder_label = QLabel()
         self.folder_label.setWordWrap(True)
-        self.folder_label.setStyleSheet("color: #5f6b7a")
+        self.folder_label.setObjectName("mutedNote")  # the style sheet's muted text, in either theme
         dataset_row = QHBoxLayout()
         dataset_row.addWidget(self.dataset_combo, 1)
         dataset_row.addWidget(self.folder_button)
@@ -215,7 +219,6 @@ class FitWarning(QFrame):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("inputCheck")
-        self.setStyleSheet("#inputCheck { background: #fff4e5; border: 1px solid #f0c27b; border-radius: 4px; }")
         self.label = QLabel()
         self.label.setWordWrap(True)
         self.adapt_button = QPushButton("Adapt input to dataset")
@@ -225,6 +228,15 @@ class FitWarning(QFrame):
         layout.setContentsMargins(6, 4, 6, 4)
         layout.addWidget(self.label)
         layout.addWidget(self.adapt_button, 0, Qt.AlignLeft)
+        self.apply_theme(current_theme())
+        theme_notifier().theme_changed.connect(self.apply_theme)
+
+    @Slot(object)
+    def apply_theme(self, theme) -> None:
+        """The notice's box in the theme's notice colours (a light box in the dark theme would glare)."""
+        self.setStyleSheet(f"#inputCheck {{ background: {hex_colour(theme.notice_fill)}; "
+                           f"border: 1px solid {hex_colour(theme.notice_border)}; border-radius: 4px; }}")
+        self.label.setStyleSheet(f"color: {hex_colour(theme.text)}")
 
     def show_check(self, check, editable: bool) -> None:
         """``check``: a ``FitCheck``; hidden when the design fits."""

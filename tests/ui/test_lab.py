@@ -70,9 +70,15 @@ def test_fc_to_conv_keeps_parameters_and_outputs_and_draws_a_score_map(lab_windo
     assert dialog.isVisible()
     wait_idle(qtbot, dialog)
 
+    # A preview first: the design is untouched until Apply (issue 14d).
+    assert types_of(window).count("FC") == 3, dialog.status_text()
+    assert "Preview" in dialog.status_text() and dialog.apply_button.isEnabled()
+    assert f"{before:,} before → {before:,} after (identical)" in dialog.params_label.text()
+    changes = dialog.changes_label.text()
+    assert "fc1</b> FC → 120" in changes and "fc1</b> Conv → 120×1×1" in changes, changes
+    dialog.apply_button.click()
     assert "FC" not in types_of(window), dialog.status_text()
     assert window.document.analysis.total_params == before
-    assert f"{before:,} before → {before:,} after (identical)" in dialog.params_label.text()
     difference = float(dialog.difference_label.text().split("= ")[1].split()[0])
     assert difference < 1e-4
     assert "fresh initialisation" in dialog.weights_label.text()
@@ -92,6 +98,8 @@ def test_fc_to_conv_carries_the_trained_weights(lab_window, qtbot):
     wait_idle(qtbot, dialog)
     assert "trained weights were carried over" in dialog.weights_label.text()
     assert float(dialog.difference_label.text().split("= ")[1].split()[0]) < 1e-4
+    assert not any("fully convolutional" in model.label for model in window.fc_lab.models.all())
+    assert dialog.apply()
     # The converted network with its weights is now a model the probes can use.
     assert any("fully convolutional" in model.label for model in window.fc_lab.models.all())
 
@@ -102,6 +110,9 @@ def test_gap_swap_side_by_side_run_and_shift_probe(lab_window, qtbot):
     window.named_actions["lab_gap"].trigger()
     dialog = window.fc_lab.dialogs["gap"]
     wait_idle(qtbot, dialog)
+    assert types_of(window).count("FC") == 3 and "GAP" not in types_of(window), "the preview changed the design"
+    assert "gap</b> GAP → 16" in dialog.changes_label.text() and "fc1</b> FC → 120" in dialog.changes_label.text()
+    assert dialog.apply()
     assert "GAP" in types_of(window) and types_of(window).count("FC") == 1, dialog.status_text()
     after = window.document.analysis.total_params
     assert after < before
@@ -111,12 +122,17 @@ def test_gap_swap_side_by_side_run_and_shift_probe(lab_window, qtbot):
     # Choosing the other head redoes the swap from the original FC head.
     dialog.mode_combo.setCurrentIndex(dialog.mode_combo.findData("conv1x1_gap"))
     wait_idle(qtbot, dialog)
+    assert types_of(window)[-2:] == ["GAP", "FC"], "a new preview does not change the design"
+    assert dialog.apply()
     assert types_of(window)[-2:] == ["Conv2d", "GAP"]
     window.named_actions["undo"].trigger()
     window.named_actions["undo"].trigger()
     assert types_of(window).count("FC") == 3
-    window.named_actions["redo"].trigger()
 
+    # The design changed since the preview (two undos): a side-by-side run is of the design shown,
+    # so it first previews that design again.
+    assert not dialog.start_side_by_side()
+    wait_idle(qtbot, dialog)
     assert dialog.start_side_by_side()
     wait_idle(qtbot, dialog)
     assert dialog.trained_labels and len(dialog.trained_labels) == 2, dialog.status_text()

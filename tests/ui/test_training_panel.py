@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import time
 
 import numpy as np
@@ -37,7 +38,8 @@ def test_start_shows_curve_points_and_stop_ends_the_worker_within_a_second(qtbot
     # The progress line is repainted a few times a second, not on every batch update.
     progress = panel.progress
     qtbot.waitUntil(lambda: "samples/s" in progress.speed_label.text(), timeout=2000)
-    assert "epoch 1/50" in progress.epoch_progress.format()
+    # Which epoch depends on how fast this machine is today; the bar says which, of how many.
+    assert re.fullmatch(r"epoch \d+/50 — batch \d+/\d+", progress.epoch_progress.format())
     assert "left" in progress.run_progress.format() and "samples/s" in progress.speed_label.text()
     if own_process:
         assert panel.training.process_id not in (None, os.getpid())

@@ -1,22 +1,25 @@
-"""FC → convolution: make the design fully convolutional and show it computes the same thing.
+"""FC → convolution: show the fully convolutional design beside the FC one — same parameters, same
+outputs, a score map over several images — and make it the design on a button.
 
 The conversion, the output comparison and the score map (``designer.lab.convert``) run in a
-worker thread; only the undoable ``replace_graph`` happens in the GUI thread, and only if
-the design did not change while the worker ran.
+worker thread as a preview: opening the dialog never changes the design. *Apply to the
+design* does (one undoable ``replace_graph``), and only if the design is still the one
+previewed.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Slot
+from PySide6.QtCore import QRectF, Qt, Slot
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (QFormLayout, QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QSpinBox,
                                QWidget)
 
 from designer.core import DesignLockedError
 from designer.training.run import TrainedModel
-from designer.ui.lab.common import MUTED_STYLE, LabDialog, style_plot
+from designer.ui.lab.common import LabDialog, change_table, muted_label, style_plot
+from designer.ui.style import hex_colour
 
 DEFAULT_TILES = 6
 UNDO_TEXT = "FC → convolution"
@@ -28,13 +31,13 @@ class FcToConvDialog(LabDialog):
         self.result: dict | None = None
         self.applied = False
         self._revision = -1
+        self._previewed = None  # the design the preview was made from
         self._source_model: TrainedModel | None = None
 
-        intro = QLabel("An FC layer on a C×H×W input is a convolution whose kernel covers the whole input; "
-                       "later FCs are 1×1 convolutions. Same parameters, same outputs — and the network "
-                       "now slides over larger images.")
-        intro.setWordWrap(True)
-        intro.setStyleSheet(MUTED_STYLE)
+        intro = muted_label("An FC layer on a C×H×W input is a convolution whose kernel covers the whole input; "
+                            "later FCs are 1×1 convolutions. Same parameters, same outputs — and the network "
+                            "now slides over larger images. Nothing changes in the design until you press "
+                            "“Apply to the design”.")
         self.weights_label = QLabel("–")
         self.params_label = QLabel("–")
         self.difference_label = QLabel("–")
@@ -48,24 +51,32 @@ class FcToConvDialog(LabDialog):
         form.addRow("Weights:", self.weights_label)
         form.addRow("Parameters:", self.params_label)
         form.addRow("Outputs:", self.difference_label)
+        self.changes_label = QLabel("–")
+        self.changes_label.setTextFormat(Qt.TextFormat.RichText)
+        form.addRow("Blocks:", self.changes_label)
         self.details = QPlainTextEdit()
         self.details.setReadOnly(True)
-        self.details.setMaximumHeight(84)
+        self.details.setMaximumHeight(64)
 
         self.tiles_spin = QSpinBox()
         self.tiles_spin.setRange(2, 16)
         self.tiles_spin.setValue(DEFAULT_TILES)
         self.tiles_spin.setSuffix(" test images side by side")
-        self.again_button = QPushButton("Convert again / recompute")
+        self.again_button = QPushButton("Preview again")
+        self.again_button.setToolTip("Convert the design as it is now and recompute the comparison and the score map")
         self.again_button.clicked.connect(self._on_again_button_clicked)
+        self.apply_button = QPushButton("Apply to the design")
+        self.apply_button.setToolTip("Make the design fully convolutional as previewed (one undo step)")
+        self.apply_button.setEnabled(False)
+        self.apply_button.clicked.connect(self._on_apply_button_clicked)
         controls = QHBoxLayout()
         controls.addWidget(self.tiles_spin)
         controls.addWidget(self.again_button)
+        controls.addWidget(self.apply_button)
         controls.addStretch(1)
 
         self.plots = pg.GraphicsLayoutWidget()
-        self.plots.setBackground("w")
-        self.plots.setMinimumHeight(360)
+        self.plots.setMinimumHeight(320)
         self.image_plot = style_plot(self.plots.addPlot(row=0, col=0), "Input: test images side by side",
                                      "x (pixels)", "")
         self.image_plot.invertY(True)
@@ -79,6 +90,7 @@ class FcToConvDialog(LabDialog):
         self.score_plot.setXLink(self.image_plot)
         for plot in (self.image_plot, self.score_plot):
             plot.getAxis("left").setWidth(120)  # equal widths keep the two x axes aligned
+        self.themed(self.plots, self.image_plot, self.score_plot)
         self.score_item = pg.ImageItem()
         self.score_item.setColorMap(pg.colormap.get("viridis"))
         self.score_plot.addItem(self.score_item)
@@ -100,10 +112,12 @@ class FcToConvDialog(LabDialog):
     # ------------------------------------------------------------------ running
 
     def start(self) -> bool:
-        """Convert the open design (in the background); the design changes when it is done."""
+        """Preview the conversion of the open design (in the background); the design does not change."""
         if self.runner.running:
             return False
-        graph = self.document.graph.copy()
+        self.result = None
+        self.apply_button.setEnabled(False)
+        graph = self._previewed = self.document.graph.copy()
         self._revision = self.document.graph.revision
         model = self._source_model = self.lab.models.model_for(graph)
         config = model.config if model is not None else self.lab.models.training_config()
@@ -124,6 +138,11 @@ class FcToConvDialog(LabDialog):
     @Slot(bool)
     def _on_runner_running_changed(self, running: bool) -> None:
         self.again_button.setEnabled(not running)
+        self.apply_button.setEnabled(not running and self._can_apply())
+
+    def _can_apply(self) -> bool:
+        return (self.result is not None and self.result["report"].changed and not self.applied
+                and self.document.graph.revision == self._revision)
 
     @Slot(object)
     def _on_runner_finished(self, outcome) -> None:
@@ -143,20 +162,44 @@ class FcToConvDialog(LabDialog):
         self.difference_label.setText(f"max |difference| of the outputs = {result['max_difference']:.3g} on "
                                       f"{result['images']} (float32 rounding)")
         self.details.setPlainText(report.text())
+        self._show_changes()
         self._show_score_map(result)
         if not report.changed:
             self.set_status("Nothing to convert: the design is fully convolutional already (or its FCs cannot be "
                             "converted, see above).")
             return
         if self.document.graph.revision != self._revision:
-            self.set_status("The design changed while converting; press “Convert again”.", error=True)
+            self.set_status("The design changed while converting; press “Preview again”.", error=True)
             return
+        self.apply_button.setEnabled(True)
+        self.set_status("Preview: the design is unchanged. “Apply to the design” makes it fully convolutional "
+                        "(one undo step).")
+
+    def _show_changes(self) -> None:
+        report = self.result["report"] if self.result else None
+        if report is None:
+            self.changes_label.setText("–")
+            return
+        converted = [block_id for block_id, _what in report.converted]
+        self.changes_label.setText(change_table(self._previewed, self.result["graph"], converted + list(report.removed),
+                                                converted + list(report.added), self.theme))
+
+    def apply(self) -> bool:
+        """Make the design the previewed fully convolutional one (one undo step), if it is still the one previewed."""
+        result = self.result
+        if result is None or not result["report"].changed or self.applied or self.runner.running:
+            return False
+        if self.document.graph.revision != self._revision:
+            self.set_status("The design changed since the preview; here is the preview for the design as it is now.")
+            self.start()
+            return False
         try:
-            self.document.replace_graph(result["graph"], UNDO_TEXT)
+            self.document.replace_graph(result["graph"].copy(), UNDO_TEXT)
         except DesignLockedError as error:
             self.set_status(f"Not applied: {error}", error=True)
-            return
+            return False
         self.applied = True
+        self.apply_button.setEnabled(False)
         source = self._source_model
         if result["carried"] and source is not None:
             # The converted network keeps the trained weights: the probes and the neuron view may use it.
@@ -164,6 +207,19 @@ class FcToConvDialog(LabDialog):
                                              result["module"], source.normalisation, source.class_names,
                                              source.result))
         self.set_status("The design is now fully convolutional (Edit ▸ Undo restores the FC layers).")
+        return True
+
+    @Slot()
+    def _on_apply_button_clicked(self) -> None:
+        self.apply()
+
+    def apply_theme(self, theme) -> None:
+        super().apply_theme(theme)
+        text = hex_colour(theme.plot_text)
+        for item in self.prediction_items:
+            item.setColor(text)
+        if self.result is not None:
+            self._show_changes()
 
     # ------------------------------------------------------------------ the score map
 
@@ -199,7 +255,8 @@ class FcToConvDialog(LabDialog):
         self.score_item.setRect(QRectF(first_centre - stride / 2, -0.5, positions * stride, classes))
         predicted = row.argmax(axis=0)
         for position in range(positions):
-            text = pg.TextItem(str(int(predicted[position])), color="#1F2328", anchor=(0.5, 1.0))
+            text = pg.TextItem(str(int(predicted[position])), color=hex_colour(self.theme.plot_text),
+                               anchor=(0.5, 1.0))
             text.setPos(first_centre + position * stride, classes - 0.5)
             self.score_plot.addItem(text)
             self.prediction_items.append(text)

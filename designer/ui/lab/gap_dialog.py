@@ -1,7 +1,11 @@
-"""FC head → GAP: swap the head (undoable), show the saving, train both variants side by side.
+"""FC head → GAP: preview the swap (parameters, shapes, the saving), apply it on a button (one
+undo step), train both variants side by side.
 
-The side-by-side run is one queue of two run requests (``designer.lab.compare``) in the
-training process, like the Training dock's runs; the curves grow from its events.
+Opening the dialog never changes the design: it shows what the swap would take out and put
+in, and *Apply to the design* does it — only if the design is still the one previewed.
+Training both side by side needs no apply: it trains the design as it is and the previewed
+variant. The side-by-side run is one queue of two run requests (``designer.lab.compare``) in
+the training process, like the Training dock's runs; the curves grow from its events.
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ from PySide6.QtWidgets import (QComboBox, QFormLayout, QHBoxLayout, QLabel, QPro
                                QWidget)
 
 from designer.core import DesignLockedError, analyze
-from designer.ui.lab.common import MUTED_STYLE, LabDialog, add_legend, series_colour, style_plot
+from designer.ui.lab.common import (LabDialog, add_legend, change_table, good_colour, muted_label, series_colour,
+                                    style_plot)
 
 MODES = (("gap_fc", "GAP → FC(classes)  (GoogLeNet, ResNet)"),
          ("conv1x1_gap", "1×1 conv(classes) → GAP  (NiN, all-convolutional)"))
@@ -28,7 +33,7 @@ class GapDialog(LabDialog):
         self.variant = None  # the design after it
         self.report = None
         self.applied = False
-        self._revision = -1
+        self._revision = -1  # the design's revision the preview was made from
         self._applied_revision = -1
         self._task = ""
         self.curves: dict[str, dict[str, pg.PlotDataItem]] = {}
@@ -42,10 +47,9 @@ class GapDialog(LabDialog):
         self.training.epoch_done.connect(self._on_training_epoch_done)
         self.training.finished.connect(self._on_training_finished)
 
-        intro = QLabel("Global average pooling replaces Flatten + FC layers: each channel becomes one number, "
-                       "wherever in the image its feature sits. Far fewer parameters — does accuracy follow?")
-        intro.setWordWrap(True)
-        intro.setStyleSheet(MUTED_STYLE)
+        intro = muted_label("Global average pooling replaces Flatten + FC layers: each channel becomes one "
+                            "number, wherever in the image its feature sits. Far fewer parameters — does accuracy "
+                            "follow? Nothing changes in the design until you press “Apply to the design”.")
         self.mode_combo = QComboBox()
         for mode, text in MODES:
             self.mode_combo.addItem(text, mode)
@@ -56,12 +60,19 @@ class GapDialog(LabDialog):
         bold = QFont(self.saving_label.font())
         bold.setBold(True)
         self.saving_label.setFont(bold)
-        self.saving_label.setStyleSheet("color: #1e8449;")
+        self.changes_label = QLabel("–")
+        self.changes_label.setTextFormat(Qt.TextFormat.RichText)
+        self.apply_button = QPushButton("Apply to the design")
+        self.apply_button.setToolTip("Replace the design's head as previewed (one undo step)")
+        self.apply_button.setEnabled(False)
+        self.apply_button.clicked.connect(self._on_apply_button_clicked)
         form = QFormLayout()
         form.addRow("New head:", self.mode_combo)
         form.addRow("Parameters:", self.params_label)
         form.addRow("Head only:", self.head_label)
         form.addRow("Saving:", self.saving_label)
+        form.addRow("Blocks:", self.changes_label)
+        form.addRow("", self.apply_button)
 
         self.train_button = QPushButton("Train both side by side")
         self.train_button.setMinimumWidth(self.train_button.sizeHint().width() + 24)
@@ -80,11 +91,11 @@ class GapDialog(LabDialog):
         buttons.addWidget(self.progress, 1)
 
         self.plots = pg.GraphicsLayoutWidget()
-        self.plots.setBackground("w")
         self.plots.setMinimumHeight(300)
         self.accuracy_plot = style_plot(self.plots.addPlot(row=0, col=0), "Accuracy (validation solid, training dashed)",
                                         "epoch", "accuracy")
         self.loss_plot = style_plot(self.plots.addPlot(row=0, col=1), "Validation loss", "epoch", "cross-entropy")
+        self.themed(self.plots, self.accuracy_plot, self.loss_plot)
         add_legend(self.accuracy_plot, offset=(-10, -10))
         add_legend(self.loss_plot, offset=(-10, 10))
         self.accuracy_plot.getAxis("bottom").setTickSpacing(1, 1)
@@ -101,7 +112,8 @@ class GapDialog(LabDialog):
         self.runner.finished.connect(self._on_runner_finished)
         self.runner.running_changed.connect(self._on_runner_running_changed)
         self._on_runner_running_changed(False)
-        self.resize(980, 700)
+        self.apply_theme(self.theme)
+        self.resize(980, 760)
 
     @property
     def mode(self) -> str:
@@ -110,19 +122,21 @@ class GapDialog(LabDialog):
     # ------------------------------------------------------------------ the swap
 
     def start(self) -> bool:
-        """Replace the open design's head (in the background, applied when done)."""
+        """Preview the swap of the open design's head (in the background); nothing changes yet."""
         if self.runner.running:
             return False
         graph = self.document.graph.copy()
         if self.applied and self.document.graph.revision == self._applied_revision and self.original is not None:
-            graph = self.original.copy()  # a new mode for the same swap: start again from the FC head
+            graph = self.original.copy()  # another head for the swap just applied: start again from the FC head
         else:
             self.original = graph
+            self.applied = False
         self._revision = self.document.graph.revision
         self._task = "swap"
-        self.applied = False
+        self.variant = None
+        self.apply_button.setEnabled(False)
         mode = self.mode
-        self.set_status("Replacing the head…")
+        self.set_status("Working out the new head…")
 
         def work(context):
             from designer.lab.transforms import replace_head_with_gap
@@ -133,33 +147,86 @@ class GapDialog(LabDialog):
 
     @Slot(int)
     def _on_mode_combo_changed(self, _index: int) -> None:
-        if self.applied and not self.runner.running:
+        if not self.runner.running and self.original is not None:
             self.start()
 
     def _show_swap(self, new_graph, report) -> None:
+        """The preview: what the swap would do, before anything is changed."""
         self.variant, self.report = new_graph, report
         self.params_label.setText(f"{report.params_before:,} → {report.params_after:,}")
-        self.head_label.setText(f"{report.head_params_before:,} → {report.head_params_after:,}  "
-                                f"(removed {', '.join(report.removed)}; added {', '.join(report.added)})")
+        self.head_label.setText(f"{report.head_params_before:,} → {report.head_params_after:,}")
         self.saving_label.setText(f"{report.saving:,} parameters, {report.saving_percent:.1f}% of the network")
-        if self.document.graph.revision != self._revision:
-            self.set_status("The design changed meanwhile; choose FC lab ▸ FC head → GAP again.", error=True)
+        self.changes_label.setText(change_table(self.original, new_graph, report.removed, report.added, self.theme))
+        if self.applied:
+            self.apply_button.setEnabled(True)
+            self.set_status("The design has the head applied before; “Apply to the design” puts this one in "
+                            "instead.")
             return
+        self.apply_button.setEnabled(True)
+        self.set_status("Preview: the design is unchanged. “Apply to the design” replaces its head (one undo step); "
+                        "“Train both side by side” compares the two without changing it.")
+
+    def apply(self) -> bool:
+        """Put the previewed head into the design, as one undo step; only onto the design previewed."""
+        if self.variant is None or self.runner.running:
+            return False
+        expected = self._applied_revision if self.applied else self._revision
+        if self.document.graph.revision != expected:
+            self.set_status("The design changed since the preview; here is the preview for the design as it is "
+                            "now.")
+            self.applied = False
+            self.start()
+            return False
         try:
-            self.document.replace_graph(new_graph, UNDO_TEXT)
+            self.document.replace_graph(self.variant.copy(), UNDO_TEXT)
         except DesignLockedError as error:
             self.set_status(f"Not applied: {error}", error=True)
-            return
+            return False
         self.applied = True
         self._applied_revision = self.document.graph.revision
+        self.apply_button.setEnabled(False)
         self.set_status("The head is replaced (Edit ▸ Undo restores it). “Train both side by side” compares them.")
+        return True
+
+    @Slot()
+    def _on_apply_button_clicked(self) -> None:
+        self.apply()
+
+    def apply_theme(self, theme) -> None:
+        super().apply_theme(theme)
+        self.saving_label.setStyleSheet(f"color: {good_colour(theme)};")
+        if self.variant is not None and self.report is not None:
+            self.changes_label.setText(change_table(self.original, self.variant, self.report.removed,
+                                                   self.report.added, theme))
+        if self.trained_labels:
+            self._show_results_table()
 
     # ------------------------------------------------------------------ side-by-side run
+
+    def _show_results_table(self) -> None:
+        rows = []
+        for index, model in enumerate(getattr(self, "_trained_models", [])):
+            parameters = analyze(model.graph).total_params
+            accuracy = "–" if model.test_accuracy is None else f"{model.test_accuracy:.2%}"
+            rows.append(f"<tr><td style='color:{series_colour(index)}'><b>{model.label}</b></td>"
+                        f"<td align=right>{parameters:,}</td><td align=right>{accuracy}</td>"
+                        f"<td align=right>{model.result.seconds:.1f} s</td></tr>")
+        self.results_label.setText("<table cellspacing=0 cellpadding=3><tr><th align=left>variant</th>"
+                                   "<th>parameters</th><th>test accuracy</th><th>training time</th></tr>"
+                                   + "".join(rows) + "</table>")
 
     def start_side_by_side(self) -> bool:
         if self.runner.running or self.original is None or self.variant is None:
             if self.original is None:
                 self.set_status("Replace the head first (FC lab ▸ FC head → GAP).", error=True)
+            return False
+        expected = self._applied_revision if self.applied else self._revision
+        if self.document.graph.revision != expected:
+            # Train what the person sees, never a design from before their last edits.
+            self.applied = False
+            self.start()
+            self.set_status("The design changed since the preview: here is the preview for the design as it is "
+                            "now; press “Train both side by side” again.", error=True)
             return False
         from designer.lab.compare import side_by_side_requests
 
@@ -237,6 +304,8 @@ class GapDialog(LabDialog):
     def _on_runner_running_changed(self, running: bool) -> None:
         self.train_button.setEnabled(not running)
         self.mode_combo.setEnabled(not running)
+        self.apply_button.setEnabled(not running and self.variant is not None
+                                     and not (self.applied and self.document.graph.revision == self._applied_revision))
         self.cancel_button.setEnabled(running and self._task == "train")
 
     @Slot(object)
@@ -271,20 +340,12 @@ class GapDialog(LabDialog):
 
     def show_trained(self, models: list, config) -> None:
         """List the trained variants (``TrainedModel``s) and hand them to the lab's models for the shift probe."""
-        rows = []
         self.trained_labels = []
-        for index, model in enumerate(models):
+        self._trained_models = list(models)
+        for model in models:
             self.lab.models.add(model)
             self.trained_labels.append(model.label)
-            parameters = analyze(model.graph).total_params
-            result = model.result
-            accuracy = "–" if model.test_accuracy is None else f"{model.test_accuracy:.2%}"
-            rows.append(f"<tr><td style='color:{series_colour(index)}'><b>{model.label}</b></td>"
-                        f"<td align=right>{parameters:,}</td><td align=right>{accuracy}</td>"
-                        f"<td align=right>{result.seconds:.1f} s</td></tr>")
-        self.results_label.setText("<table cellspacing=0 cellpadding=3><tr><th align=left>variant</th>"
-                                   "<th>parameters</th><th>test accuracy</th><th>training time</th></tr>"
-                                   + "".join(rows) + "</table>")
+        self._show_results_table()
         self.progress.setValue(1000)
         self.progress.setFormat("done")
         self.set_status(f"Both trained on {config.dataset}, {config.epochs} epoch(s) each, same settings. "

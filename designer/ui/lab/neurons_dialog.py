@@ -9,7 +9,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, Slot
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSpinBox, QWidget
 
-from designer.ui.lab.common import MUTED_STYLE, LabDialog, style_plot
+from designer.ui.lab.common import LabDialog, good_colour, muted_label, set_plot_title, style_plot
 from designer.ui.style import FC_COLOUR, hex_colour
 
 HIGHLIGHTED = 5  # the most active neurons of each layer are drawn in the FC colour
@@ -25,10 +25,8 @@ class NeuronsDialog(LabDialog):
         self.layer_plots: list[pg.PlotItem] = []
         self.bars: list[pg.BarGraphItem] = []
 
-        intro = QLabel("Each bar is one neuron of an FC layer (after its activation; the last layer shows the "
-                       f"class scores). The {HIGHLIGHTED} most active neurons of each layer are orange.")
-        intro.setWordWrap(True)
-        intro.setStyleSheet(MUTED_STYLE)
+        intro = muted_label("Each bar is one neuron of an FC layer (after its activation; the last layer shows "
+                            f"the class scores). The {HIGHLIGHTED} most active neurons of each layer are orange.")
         self.model_combo = QComboBox()
         self.model_combo.setMinimumWidth(280)
         self.model_combo.currentIndexChanged.connect(self._on_model_combo_changed)
@@ -41,8 +39,9 @@ class NeuronsDialog(LabDialog):
         controls.addWidget(self.model_combo, 1)
         controls.addWidget(self.index_spin)
 
-        self.image_widget = pg.PlotWidget(background="w")
+        self.image_widget = pg.PlotWidget()
         self.image_widget.setFixedSize(230, 230)
+        self.themed(self.image_widget)
         self.image_plot = self.image_widget.getPlotItem()
         self.image_plot.hideAxis("left")
         self.image_plot.hideAxis("bottom")
@@ -64,8 +63,7 @@ class NeuronsDialog(LabDialog):
         left_layout.addWidget(self.image_widget)
         left_layout.addWidget(self.prediction_label, 1)
 
-        self.plots = pg.GraphicsLayoutWidget()
-        self.plots.setBackground("w")
+        self.plots = self.themed(pg.GraphicsLayoutWidget())
         self.plots.setMinimumHeight(420)
         body = QHBoxLayout()
         body.addWidget(left)
@@ -159,8 +157,9 @@ class NeuronsDialog(LabDialog):
         names = result["class_names"]
         truth = names[result["label"]]
         rows = []
+        text = hex_colour(self.theme.text)
         for rank, (name, probability) in enumerate(result["top"], start=1):
-            colour = "#1e8449" if name == truth else "#c0392b" if rank == 1 else "#1F2328"
+            colour = good_colour(self.theme) if name == truth else hex_colour(self.theme.error) if rank == 1 else text
             rows.append(f"<tr><td>{rank}.</td><td style='color:{colour}'><b>{html.escape(name)}</b></td>"
                         f"<td align=right>{probability:.1%}</td></tr>")
         self.prediction_label.setText(f"<p>True class: <b>{html.escape(truth)}</b></p><p>Top 3 predictions:</p>"
@@ -174,6 +173,7 @@ class NeuronsDialog(LabDialog):
             self.layer_plots, self.bars = [], []
             for row in range(len(layers)):
                 plot = style_plot(self.plots.addPlot(row=row, col=0), "", "neuron", "activation")
+                self.add_themed_plot(self.plots, plot)
                 plot.setClipToView(False)
                 bars = pg.BarGraphItem(x=[], height=[], width=0.8)
                 plot.addItem(bars)
@@ -191,8 +191,7 @@ class NeuronsDialog(LabDialog):
                          pens=[pg.mkPen(None)] * len(values))
             top = ", ".join(f"#{int(neuron)}" for neuron in order)
             kind = "class scores (logits)" if row == last else "activations"
-            plot.setTitle(f"{block_id}: {len(values)} neurons, {kind} — most active: {top}", color="#1F2328",
-                          size="10pt")
+            set_plot_title(plot, f"{block_id}: {len(values)} neurons, {kind} — most active: {top}")
             plot.setXRange(-1, len(values), padding=0.01)
             low, high = float(min(0.0, values.min())), float(max(0.0, values.max()))
             plot.setYRange(low, high if high > low else low + 1, padding=0.05)
@@ -201,6 +200,11 @@ class NeuronsDialog(LabDialog):
                 plot.getAxis("bottom").setTicks([[(index, names[index] if index < len(names) else str(index))
                                                   for index in range(len(values))]])
                 plot.setLabel("bottom", "class")
+
+    def apply_theme(self, theme) -> None:
+        super().apply_theme(theme)
+        if self.result is not None:
+            self._show(self.result)  # the prediction table's colours
 
     def layer_count(self) -> int:
         return len(self.result["layers"]) if self.result else 0

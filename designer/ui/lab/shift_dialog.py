@@ -2,11 +2,17 @@
 
 Probes every trained model the lab knows (the training dock's, the side-by-side run's FC
 and GAP variants, a converted network) in a worker thread, one shift at a time, so the
-curves grow while it runs (``designer.lab.shift.probe_models``). A GAP head also gets the random-position probe on a larger canvas.
+curves grow while it runs (``designer.lab.shift.probe_models``). A GAP head also gets the
+random-position probe on a larger canvas.
+
+Every model has its own colour, marker and dash, named in a legend under the plot; the same
+network listed twice is probed once, and a model whose curve is exactly another's says so
+("same curve as …"), since the two lines lie on top of each other.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import html
 
 import numpy as np
@@ -14,9 +20,14 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox, QWidget)
 
-from designer.ui.lab.common import MUTED_STYLE, LabDialog, series_colour, style_plot
+from designer.data import DatasetError, dataset_info
+from designer.ui.lab.common import (LabDialog, muted_label, series_colour, series_symbol, style_plot,
+                                    theme_legend)
+from designer.ui.style import hex_colour
 
 AXIS_LABELS = (("x", "left ↔ right (x)"), ("y", "up ↕ down (y)"), ("both", "diagonal (x and y)"))
+DASHES = (Qt.PenStyle.SolidLine, Qt.PenStyle.DashLine, Qt.PenStyle.DotLine, Qt.PenStyle.DashDotLine)
+MIN_SAMPLES = 100
 
 
 class ShiftDialog(LabDialog):
@@ -24,12 +35,12 @@ class ShiftDialog(LabDialog):
         super().__init__(lab, "FC lab — Where is the cat? (shift probe)", parent)
         self.results: list[dict] = []
         self.curves: dict[int, pg.PlotDataItem] = {}
+        self.models: list = []  # the models of the current probe, one per distinct network
+        self.same_as: dict[int, int] = {}  # a model's index → the earlier one whose curve it repeats
 
-        intro = QLabel("Every test image is moved by the same number of pixels (black fills the gap), and each "
-                       "trained model is evaluated again. An FC head learned <i>where</i> things were; GAP "
-                       "mostly asks <i>whether</i> they are there.")
-        intro.setWordWrap(True)
-        intro.setStyleSheet(MUTED_STYLE)
+        intro = muted_label("Every test image is moved by the same number of pixels (black fills the gap), and "
+                            "each trained model is evaluated again. An FC head learned <i>where</i> things were; "
+                            "GAP mostly asks <i>whether</i> they are there.")
         self.shift_spin = QSpinBox()
         self.shift_spin.setRange(1, 14)
         self.shift_spin.setValue(6)
@@ -38,10 +49,11 @@ class ShiftDialog(LabDialog):
         for axis, text in AXIS_LABELS:
             self.axis_combo.addItem(text, axis)
         self.samples_spin = QSpinBox()
-        self.samples_spin.setRange(100, 100_000)
+        self.samples_spin.setRange(MIN_SAMPLES, 100_000)
         self.samples_spin.setSingleStep(500)
         self.samples_spin.setValue(2000)
         self.samples_spin.setSuffix(" test images")
+        self.limit_samples()
         self.canvas_spin = QSpinBox()
         self.canvas_spin.setRange(0, 64)
         self.canvas_spin.setValue(12)
@@ -59,14 +71,17 @@ class ShiftDialog(LabDialog):
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
 
-        self.plot_widget = pg.PlotWidget(background="w")
-        self.plot = style_plot(self.plot_widget.getPlotItem(), "Test accuracy against shift",
+        self.plot_widget = pg.GraphicsLayoutWidget()
+        self.plot = style_plot(self.plot_widget.addPlot(row=0, col=0), "Test accuracy against shift",
                                "shift (pixels; negative = left/up)", "accuracy")
         self.plot.setYRange(0, 1, padding=0.02)
-        # No legend inside the plot (it would hide the ends of the curves): the table below names
-        # each model in its curve's colour.
-        self.plot.addItem(pg.InfiniteLine(0, angle=90, pen=pg.mkPen("#B0B7C0", style=Qt.PenStyle.DotLine)))
-        self.plot_widget.setMinimumHeight(320)
+        # The legend sits under the plot, not in it, where it would hide the ends of the curves.
+        self.legend = pg.LegendItem(colCount=2, horSpacing=24)
+        self.plot_widget.addItem(self.legend, row=1, col=0)
+        self.plot.addItem(pg.InfiniteLine(0, angle=90, pen=pg.mkPen("#8893A1", style=Qt.PenStyle.DotLine)))
+        self.plot_widget.setMinimumHeight(340)
+        self.themed(self.plot_widget, self.plot)
+        theme_legend(self.legend, self.theme)
         self.table_label = QLabel(" ")
         self.table_label.setTextFormat(Qt.TextFormat.RichText)
         self.table_label.setWordWrap(True)
@@ -81,25 +96,77 @@ class ShiftDialog(LabDialog):
         self.runner.finished.connect(self._on_runner_finished)
         self.runner.running_changed.connect(self._on_runner_running_changed)
         self._on_runner_running_changed(False)
-        self.resize(980, 720)
+        lab.models.changed.connect(self._on_models_changed)
+        self.resize(980, 760)
+
+    # ------------------------------------------------------------------ models and test images
+
+    def distinct_models(self) -> list:
+        """The lab's models, each network once: the training dock's model and the same network kept
+        by the lab under another name are one entry, named by both."""
+        models, seen = [], {}
+        for model in self.lab.models.all():
+            key = id(model.module)
+            if key in seen:
+                first = seen[key]
+                models[first] = dataclasses.replace(models[first], label=f"{models[first].label} = {model.label}")
+                continue
+            seen[key] = len(models)
+            models.append(model)
+        return models
+
+    def test_images_available(self, models=None) -> int | None:
+        """How many test images the models' dataset has (the smallest, for several); None when unknown."""
+        configs = [model.config for model in (models if models is not None else self.lab.models.all())]
+        if not configs:
+            configs = [self.lab.models.training_config()]
+        sizes = []
+        for config in configs:
+            try:
+                sizes.append(dataset_info(config.dataset).test_size)
+            except DatasetError:
+                continue
+        return min(sizes) if sizes else None
+
+    def limit_samples(self, models=None) -> None:
+        """Offer no more test images than the dataset has (the built-in sample: 1,000)."""
+        available = self.test_images_available(models)
+        if available:
+            self.samples_spin.setRange(min(MIN_SAMPLES, available), available)
+            self.samples_spin.setToolTip(f"The dataset has {available:,} test images")
+
+    @Slot()
+    def _on_models_changed(self) -> None:
+        if not self.runner.running:
+            self.limit_samples()
+
+    # ------------------------------------------------------------------ probing
 
     def start(self) -> bool:
         if self.runner.running:
             return False
-        models = self.lab.models.all()
+        models = self.models = self.distinct_models()
         if not models:
             self.set_status("No trained model yet: train the design (Training ▸ Start Training) or run "
                             "FC lab ▸ FC head → GAP ▸ Train both side by side.", error=True)
             return False
+        self.limit_samples(models)
         for curve in self.curves.values():
             self.plot.removeItem(curve)
+        self.legend.clear()
         self.curves = {}
         self.results = []
+        self.same_as = {}
         self.table_label.setText(" ")
         for index, model in enumerate(models):
             colour = series_colour(index)
-            self.curves[index] = self.plot.plot([], [], name=model.label, pen=pg.mkPen(colour, width=2.5),
-                                                symbol="o", symbolSize=8, symbolBrush=colour, symbolPen="w")
+            # Earlier models get bigger markers: a curve exactly on another still shows its markers round it.
+            size = max(6, 15 - 3 * index)
+            pen = pg.mkPen(colour, width=2.5, style=DASHES[index % len(DASHES)])
+            self.curves[index] = self.plot.plot([], [], pen=pen, symbol=series_symbol(index), symbolSize=size,
+                                                symbolBrush=colour, symbolPen=pg.mkPen(self.theme.plot_background))
+            self.legend.addItem(self.curves[index], model.label)
+        theme_legend(self.legend, self.theme)  # the new labels in the theme's text colour
         max_shift, axis = self.shift_spin.value(), self.axis_combo.currentData()
         samples, extra = self.samples_spin.value(), self.canvas_spin.value()
         self.plot.setXRange(-max_shift - 0.5, max_shift + 0.5, padding=0)
@@ -132,8 +199,23 @@ class ShiftDialog(LabDialog):
         elif data[0] == "model":
             _kind, index, result, fraction = data
             self.results.append(result)
+            self._note_repeats(len(self.results) - 1)
             self.progress.setValue(int(1000 * fraction))
             self._show_table()
+
+    def _note_repeats(self, index: int) -> None:
+        """A model whose every point is an earlier model's says so in the legend: one line hides the other."""
+        result = self.results[index]
+        for earlier, other in enumerate(self.results[:index]):
+            same_position = (result["position"].supported == other["position"].supported
+                             and (not result["position"].supported
+                                  or result["position"].accuracy == other["position"].accuracy))
+            if result["points"] == other["points"] and same_position:
+                self.same_as[index] = earlier
+                for sample, label in self.legend.items:
+                    if sample.item is self.curves.get(index):
+                        label.setText(f"{result['label']} (same curve as {other['label']})")
+                return
 
     def _set_curve(self, index: int, points) -> None:
         curve = self.curves.get(index)
@@ -151,15 +233,20 @@ class ShiftDialog(LabDialog):
         for index, result in enumerate(self.results):
             points = dict(result["points"])
             position = result["position"]
+            muted = hex_colour(self.theme.muted_text)
             if position.supported:
                 where = f"{position.accuracy:.1%} on {position.canvas[0]}×{position.canvas[1]}"
             else:
                 reason = position.reason.split(". ")[0]
-                where = f"<span style='color:#5F6B7A'>not possible: {html.escape(reason)}</span>"
+                where = f"<span style='color:{muted}'>not possible: {html.escape(reason)}</span>"
             colour = series_colour(index)
             cells = "".join(f"<td align=right>{points[shift]:.1%}</td>" if shift in points else "<td>–</td>"
                             for shift in (-max_shift, 0, max_shift))
-            rows.append(f"<tr><td style='color:{colour}'><b>{html.escape(result['label'])}</b></td>{cells}"
+            repeat = ""
+            if index in self.same_as:
+                earlier = html.escape(self.results[self.same_as[index]]["label"])
+                repeat = f" <span style='color:{muted}'>(same curve as {earlier})</span>"
+            rows.append(f"<tr><td style='color:{colour}'><b>{html.escape(result['label'])}</b>{repeat}</td>{cells}"
                         f"<td>{where}</td></tr>")
         self.table_label.setText(
             f"<table cellspacing=0 cellpadding=3><tr><th align=left>model</th><th>shift −{max_shift}</th>"
@@ -178,3 +265,14 @@ class ShiftDialog(LabDialog):
         samples = outcome.value[0]["samples"] if outcome.value else 0
         self.set_status(f"Done: {len(outcome.value)} model(s), {samples} test images each; shift 0 is the plain "
                         f"test accuracy on those images.")
+
+    def apply_theme(self, theme) -> None:
+        super().apply_theme(theme)
+        theme_legend(self.legend, theme)
+        for curve in self.curves.values():
+            curve.setSymbolPen(pg.mkPen(theme.plot_background))
+        if self.results:
+            self._show_table()
+
+    def legend_labels(self) -> list[str]:
+        return [label.text for _sample, label in self.legend.items]

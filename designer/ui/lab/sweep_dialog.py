@@ -12,14 +12,15 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer, Slot
+from PySide6.QtCore import QPointF, Qt, QTimer, Slot
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QHeaderView,
                                QLabel, QLineEdit, QProgressBar, QPushButton, QSpinBox, QSplitter, QTableWidget,
                                QTableWidgetItem, QWidget)
 
 from designer.core import types_in_category
-from designer.ui.lab.common import MUTED_STYLE, LabDialog, style_plot
+from designer.ui.lab.common import LabDialog, style_plot
+from designer.ui.lab.label_placement import Box, place_labels
 from designer.ui.style import FC_COLOUR, hex_colour
 
 ACTIVATIONS = types_in_category("Activation")
@@ -27,6 +28,8 @@ DEPTHS = (0, 1, 2, 3)
 POINT_COLOUR = "#3B7DD8"
 FRONT_COLOUR = hex_colour(FC_COLOUR)
 SECOND_TURN_MS = 40
+#: a label keeps this many pixels from the centre of any point (the front's rings are 15 px wide)
+LABEL_CLEARANCE = 8.0
 COLUMNS = ("variant", "parameters", "MACs", "validation accuracy", "training time", "Pareto (params)",
            "Pareto (time)", "error")
 
@@ -65,7 +68,7 @@ class SweepDialog(LabDialog):
         intro = QLabel("Each variant keeps the design's convolutions and gets a new FC head: depth hidden FC "
                        "layers of a given width. Which heads buy accuracy, and which only cost parameters and time?")
         intro.setWordWrap(True)
-        intro.setStyleSheet(MUTED_STYLE)
+        intro.setObjectName("mutedNote")
         self.depth_checks: dict[int, QCheckBox] = {}
         controls = QHBoxLayout()
         controls.addWidget(QLabel("Depths:"))
@@ -121,7 +124,7 @@ class SweepDialog(LabDialog):
 
         # Two views, not one with two plots: a finished variant redraws one plot per turn of the
         # event loop (_refresh_in_turns), and each view repaints only itself.
-        self.views = {key: pg.PlotWidget(background="w") for key in ("parameters", "seconds")}
+        self.views = {key: pg.PlotWidget() for key in ("parameters", "seconds")}
         self.plots = QWidget()
         plots_layout = QHBoxLayout(self.plots)
         plots_layout.setContentsMargins(0, 0, 0, 0)
@@ -142,7 +145,11 @@ class SweepDialog(LabDialog):
                                          symbolPen=pg.mkPen(FRONT_COLOUR, width=2.5), name="Pareto front")
             self.scatters[key] = pg.ScatterPlotItem(size=9, brush=pg.mkBrush(POINT_COLOUR), pen=pg.mkPen("w"))
             plot.addItem(self.scatters[key])
-            self.labels[key] = {}  # id(run) → its TextItem
+            self.labels[key] = {}  # id(run) → (its TextItem, its point in data units)
+            self.themed(self.views[key], plot)
+            plot.getViewBox().sigRangeChanged.connect(self._on_view_changed)
+            plot.getViewBox().sigResized.connect(self._on_view_changed)
+        self._placing: set[str] = set()
 
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
@@ -283,12 +290,14 @@ class SweepDialog(LabDialog):
 
     @Slot(object)
     def _on_training_finished(self, outcome) -> None:
+        # Whatever the outcome, the plots and the table show every finished run now: a refresh
+        # still waiting for its second turn must not leave the table a run behind.
+        self._refresh()
         if outcome.error:
             self.set_status(f"The sweep failed: {outcome.error}", error=True)
         elif outcome.cancelled:
             self.set_status(f"Cancelled after {len(self.runs)} run(s); they are kept below.")
         else:
-            self._refresh()
             self.progress.setValue(1000)
             best = max((run for run in self.runs if run.ok), key=lambda run: run.accuracy, default=None)
             self.set_status(f"Done: {len(self.runs)} variants." + (
@@ -331,21 +340,62 @@ class SweepDialog(LabDialog):
             front_costs = [math.log10(cost) for cost in front_costs]
         self.fronts[key].setData(np.asarray(front_costs, dtype=np.float64),
                                  np.asarray([run.accuracy for run in front], dtype=np.float64))
-        # A run's label never moves: add the new ones, drop those of runs no longer listed.
+        # Add the new runs' labels, drop those of runs no longer listed; then place them all.
         labels = self.labels[key]
         listed = {id(run) for run in usable}
         for run_key in [run_key for run_key in labels if run_key not in listed]:
-            plot.removeItem(labels.pop(run_key))
+            plot.removeItem(labels.pop(run_key)[0])
         for run, place in zip(usable, places):
             if id(run) not in labels:
-                text = pg.TextItem(run.label, color="#1F2328", anchor=(0.0, 1.1))
-                text.setPos(place, run.accuracy)
+                text = pg.TextItem(run.label, color=hex_colour(self.theme.plot_text), anchor=(0.0, 0.0))
                 # Not part of the auto-range: a label's extent in data units depends on the range
                 # itself, so the range and the labels would chase each other over a dozen repaints.
                 plot.addItem(text, ignoreBounds=True)
-                labels[id(run)] = text
+            labels[id(run)] = (labels[id(run)][0] if id(run) in labels else text, (place, run.accuracy))
         if key == "parameters":
             self._set_parameter_ticks([run.parameters for run in usable])
+        self._place_labels(key)
+
+    def _place_labels(self, key: str) -> None:
+        """Every label beside its point, inside the plot, none on another (issue 14l): placed in
+        screen pixels, so again whenever the range or the size changes."""
+        labels = list(self.labels[key].values())
+        if not labels:
+            return
+        plot = self.params_plot if key == "parameters" else self.time_plot
+        view = plot.getViewBox()
+        area = view.sceneBoundingRect()
+        bounds = Box(area.left() + 2, area.top() + 2, area.width() - 4, area.height() - 4)
+        points, sizes = [], []
+        for text, (x, y) in labels:
+            where = view.mapViewToScene(QPointF(x, y))
+            points.append((where.x(), where.y()))
+            rect = text.textItem.boundingRect()
+            sizes.append((rect.width(), rect.height()))
+        for (text, _point), box in zip(labels, place_labels(points, sizes, bounds, radius=LABEL_CLEARANCE)):
+            text.setPos(view.mapSceneToView(QPointF(box.left, box.top)))
+
+    @Slot(object)
+    def _on_view_changed(self, view, *_arguments) -> None:
+        key = "parameters" if view is self.params_plot.getViewBox() else "seconds"
+        if key not in self._placing:
+            self._placing.add(key)
+            QTimer.singleShot(0, lambda key=key: self._on_place_labels_timeout(key))
+
+    def _on_place_labels_timeout(self, key: str) -> None:
+        self._placing.discard(key)
+        self._place_labels(key)
+
+    def apply_theme(self, theme) -> None:
+        super().apply_theme(theme)
+        for key, labels in self.labels.items():
+            for text, _point in labels.values():
+                text.setColor(hex_colour(theme.plot_text))
+
+    def label_boxes(self, key: str) -> list:
+        """The labels' rectangles in scene pixels, and the plot area's (for the tests)."""
+        view = (self.params_plot if key == "parameters" else self.time_plot).getViewBox()
+        return [text.sceneBoundingRect() for text, _point in self.labels[key].values()], view.sceneBoundingRect()
 
     def _set_parameter_ticks(self, parameters) -> None:
         def format_count(value: float) -> str:
