@@ -181,4 +181,15 @@ def _load_torch() -> None:
         _torch_settled = True
 
 
-__all__ = ["FinishedRun", "TrainingRun"]
+def starts_training_process(launch) -> bool:
+    """Whether a run on ``launch`` must first start the training process (about 4 s: PyTorch loads)."""
+    from designer.training.run import Local
+
+    if not (isinstance(launch, Local) and launch.own_process):
+        return False
+    from designer.training import service
+
+    return not service.has_idle_process()
+
+
+__all__ = ["FinishedRun", "TrainingRun", "starts_training_process"]
