@@ -70,6 +70,7 @@ class LearningRatePlot(pg.PlotWidget):
         self.refresh()
         if epochs:
             self.plot_item.setXRange(0, epochs, padding=0.02)
+        self.plot_item.enableAutoRange(y=True)  # a new run's rates, not the last one's
         self.setVisible(scheduled)
 
     def add_batches(self, points) -> None:
@@ -86,10 +87,11 @@ class LearningRatePlot(pg.PlotWidget):
 
     def show_history(self, history) -> None:
         """A run from before (a loaded checkpoint): its per-epoch rates; shown if they changed."""
-        self.reset(False)
+        self.reset(False, len(history))
         for metrics in history:
             self.epochs.extend((float(metrics.epoch),), (metrics.learning_rate,))
         self.refresh()
+        self.plot_item.enableAutoRange(y=True)
         rates = self.epochs.y
         self.setVisible(bool(len(rates)) and float(np.max(rates)) != float(np.min(rates)))
 
