@@ -55,6 +55,7 @@ class ConfusionMatrixView(pg.PlotWidget):
         plot.setMouseEnabled(False, False)
         self.count_items: list[pg.TextItem] = []
         self.matrix = np.zeros((0, 0), dtype=np.int64)
+        self.tick_labels: list[str] = []  # the class names under the columns and beside the rows
         self.apply_theme(current_theme())
         theme_notifier().theme_changed.connect(self.apply_theme)
 
@@ -94,7 +95,7 @@ class ConfusionMatrixView(pg.PlotWidget):
             item.setText(str(matrix[row, column]) if matrix[row, column] else "",
                          color="w" if share > 0.5 else "#222")
             item.setFont(font)
-        short = [name if len(name) <= 8 else name[:7] + "…" for name in class_names]
+        short = self.tick_labels = [name if len(name) <= 8 else name[:7] + "…" for name in class_names]
         ticks = [[(index + 0.5, name) for index, name in enumerate(short)]]
         plot = self.getPlotItem()
         plot.getAxis("left").setTicks(ticks)
