@@ -88,7 +88,6 @@ class TrainingOutputs(QTabWidget):
         row.setSizes([900, 220])
         stand_in = self._curves_layout.itemAt(0).widget()
         self._curves_layout.replaceWidget(stand_in, row)
-        row.show()  # now, not at the layout's queued show: a run may start before the event loop turns
         stand_in.deleteLater()
         self._results = ResultsView()
         self._results.save_checkpoint_requested.connect(self._checkpoints.save_interactively)

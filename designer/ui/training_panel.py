@@ -157,8 +157,7 @@ class TrainingPanel(QWidget):
         self.settings_area.setWidget(box)
         # Never a horizontal scroll bar: the form is as wide as the column (its fields shrink).
         self.settings_area.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
-        self.settings_area.setMinimumWidth(box.minimumSizeHint().width()
-                                           + self.settings_area.verticalScrollBar().sizeHint().width())
+        self._fit_settings_width()
         theme_notifier().theme_changed.connect(self._on_theme_changed)
 
     @property
@@ -207,6 +206,13 @@ class TrainingPanel(QWidget):
     @Slot()
     def _on_settings_dataset_changed(self) -> None:
         self._refresh_input_check()
+        self._fit_settings_width()
+
+    def _fit_settings_width(self) -> None:
+        # Never narrower than the form (no horizontal scroll bar: a field would be cut off); the
+        # form grows when an image folder's settings appear under the dataset.
+        self.settings_area.setMinimumWidth(self.settings_area.widget().minimumSizeHint().width()
+                                           + self.settings_area.verticalScrollBar().sizeHint().width())
 
     @Slot(object)
     def _on_document_analysis_changed(self, _analysis) -> None:
@@ -378,11 +384,11 @@ class TrainingPanel(QWidget):
         if finished and finished[0].model is not None:
             self.trained = finished[0].model
         if finished and finished[0].saved_to:
-            self.set_status(f"{self.status_label.text()} Saved in {finished[0].saved_to}.",
+            self.set_status(f"{_sentence(self.status_label.text())} Saved in {finished[0].saved_to}.",
                             error=finished[0].result.status == "failed")
             self.run_saved.emit(finished[0].saved_to)
         elif finished and finished[0].save_error:
-            self.set_status(f"{self.status_label.text()} Note: {finished[0].save_error}.", error=True)
+            self.set_status(f"{_sentence(self.status_label.text())} Note: {finished[0].save_error}.", error=True)
         if outcome.error:
             self.set_status(f"Failed: training failed unexpectedly ({outcome.error}); this is a bug, please "
                              f"report it", error=True)
@@ -428,6 +434,12 @@ class TrainingPanel(QWidget):
         self.plots.set_best_epoch(best)
         self.diagnosis = diagnose(history, self.document.analysis, num_classes=classes) if history else None
         self.diagnosis_view.show_diagnosis(self.diagnosis)
+
+
+def _sentence(text: str) -> str:
+    """``text`` ending as a sentence, so that another can follow it."""
+    text = text.rstrip()
+    return text if not text or text[-1] in ".!?…" else text + "."
 
 
 __all__ = ["TrainingPanel"]

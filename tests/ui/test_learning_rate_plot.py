@@ -26,7 +26,8 @@ def test_a_schedule_changes_the_historys_rate_and_the_plot_has_its_points(qtbot,
     assert panel.config().schedule == schedule
     assert panel.start()
     plot = panel.learning_rate_plot
-    assert plot.isVisible(), "a schedule's rate changes: the plot shows while it runs"
+    # (the curves are laid out at the event loop's next turn when the run starts at once)
+    qtbot.waitUntil(plot.isVisible, timeout=2000)  # a schedule's rate changes: the plot shows while it runs
     finish_run(panel)
     assert panel.last_outcome.result.status == "finished", panel.last_outcome.result.message
     assert _rates(panel) == pytest.approx(expected)

@@ -57,7 +57,7 @@ def test_the_runs_view_lists_overlays_opens_and_deletes_the_docks_runs(qtbot, ma
         assert cell(view, row, "Dataset") == "mnist-sample"
         assert cell(view, row, "Test acc.") == f"{result.test_accuracy:.2%}"
         best = max(metrics.validation_accuracy for metrics in result.history)
-        assert cell(view, row, "Best val. acc.") == f"{best:.2%}"
+        assert cell(view, row, "Best val.") == f"{best:.2%}"
         assert f"{epochs} epoch(s)" in cell(view, row, "Settings") and f"lr {rate}" in cell(view, row, "Settings")
         assert re.fullmatch(r"\d+:\d\d", cell(view, row, "Time"))
         assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", cell(view, row, "Started"))
@@ -74,10 +74,17 @@ def test_the_runs_view_lists_overlays_opens_and_deletes_the_docks_runs(qtbot, ma
     assert list(accuracy_y) == [metrics.validation_accuracy for metrics in second.history]
     loss_x, loss_y = curves.curves[oldest][1].getData()
     assert list(loss_x) == [1.0] and np.isclose(loss_y[0], first.history[0].validation_loss)
-    assert {label.text for _sample, label in curves.legend.items} == {newest, oldest}
+    # each overlaid run is marked in the table with a dot of its curve's colour; the others are not
+    marked = [view.table.item(row, 0).data(Qt.UserRole) for row in range(view.table.rowCount())
+              if not view.table.item(row, 0).icon().pixmap(10, 10).toImage().pixelColor(5, 5).alpha() == 0]
+    assert sorted(marked) == sorted([newest, oldest])
+    dot = view.table.item(row_of(view, newest), 0).icon().pixmap(10, 10).toImage().pixelColor(5, 5)
+    pen = curves.curves[newest][0].opts["pen"]
+    assert dot.name() == pen.color().name()
     assert not view.open_design_button.isEnabled(), "open one run at a time"
     view.select_runs({oldest})
     assert curves.curve_count() == 1
+    assert view.table.item(row_of(view, newest), 0).icon().pixmap(10, 10).toImage().pixelColor(5, 5).alpha() == 0
 
     # Open design: the first run's design (fc1 of 32) as a new, unsaved design.
     assert window.document.graph.block("fc1").params["out_features"] == 16
