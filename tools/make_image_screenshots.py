@@ -1,10 +1,10 @@
 """Make the README's screenshots of issue 13: your own pictures, augmentation, schedules, predictions, runs.
 
-    xvfb-run -a python tools/make_image_screenshots.py [--output docs/images] [--per-class 400]
+    xvfb-run -a python tools/make_image_screenshots.py [--output docs/images] [--per-class 1000]
 
 Builds a folder of pictures from Fashion-MNIST's test set (Debian's dataset-fashion-mnist
 package, /usr/share/datasets/fashion-mnist): four classes, PNG and JPEG, a third of them
-enlarged to 40×40 (mixed sizes) and three damaged files. In the window at the default
+enlarged to 320×320 (mixed sizes) and three damaged files. In the window at the default
 1400×900 it chooses the folder in the Training dock, adapts the design (LeNet-5), trains it
 once with a constant learning rate and once with ``shift:2`` augmentation and a cosine
 schedule, and writes:
@@ -55,8 +55,8 @@ def write_fashion_folder(root: Path, per_class: int) -> Path:
         folder.mkdir(parents=True)
         for index, image_index in enumerate(np.flatnonzero(labels == label)[:per_class]):
             picture = Image.fromarray(images[image_index], "L")
-            if index % 3 == 2:
-                picture = picture.resize((40, 40), Image.BICUBIC)
+            if index % 3 == 2:  # a third as larger photos: mixed sizes, and decoding that takes a moment
+                picture = picture.resize((320, 320), Image.BICUBIC)
             if index % 2:
                 picture.save(folder / f"{index:04d}.jpg", quality=90)
             else:
@@ -70,7 +70,7 @@ def write_fashion_folder(root: Path, per_class: int) -> Path:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "images")
-    parser.add_argument("--per-class", type=int, default=400)
+    parser.add_argument("--per-class", type=int, default=1000)
     parser.add_argument("--epochs", type=int, default=4)
     arguments = parser.parse_args()
     if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):

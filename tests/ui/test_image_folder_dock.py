@@ -203,6 +203,7 @@ def test_cancel_while_decoding_stops_the_run_and_leaves_the_design_and_the_cache
                     and panel.prompts.decoding_dialog.maximum() > 0, timeout=30_000)
     dialog = panel.prompts.decoding_dialog
     assert "Decoding images into the cache" in dialog.labelText()
+    qtbot.waitUntil(dialog.isVisible, timeout=3000)  # shown once decoding has lasted half a second
     cancel = next(button for button in dialog.findChildren(QPushButton) if button.text() == "Cancel")
     cancel.click()
     qtbot.waitUntil(lambda: not panel.running, timeout=30_000)
@@ -225,3 +226,32 @@ def test_cancel_while_decoding_stops_the_run_and_leaves_the_design_and_the_cache
     assert [name for name in left if not name.startswith(".")] == []
     time.sleep(0.3)
     assert len(decoded) <= count_at_stop + 8, "no decoding goes on after the run ended"
+
+
+def test_the_decoding_progress_reaches_the_window_while_the_training_process_decodes(
+        qtbot, make_panel, colour_folder, colour_network, monkeypatch):
+    """The window's worker loads torch (seconds, the first time) to rebuild the trained network;
+    doing that while the training process reads the folder held back every progress event, and
+    so the dialog and its Cancel, until decoding was over."""
+    from designer.ui import training_run
+
+    received = []
+    seen_before_torch = []
+
+    def slow_torch_import():
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not any(kind == "loaded" for kind, _ in received):
+            time.sleep(0.01)  # the GUI thread takes the events meanwhile, if they were sent
+        seen_before_torch.append([kind for kind, _ in received])
+
+    monkeypatch.setattr(training_run, "_load_torch", slow_torch_import)
+    panel = make_panel(colour_network(), epochs=1, batch_size=8)
+    choose_folder(qtbot, panel.settings, colour_folder, monkeypatch)
+    panel.training.decoding_progress.connect(lambda event: received.append(("decoding", event)))
+    panel.training.dataset_loaded.connect(lambda event: received.append(("loaded", event)))
+    assert panel.start()
+    qtbot.waitUntil(lambda: not panel.running, timeout=120_000)
+    assert panel.last_outcome.result.status == "finished", panel.last_outcome.result.message
+    # torch was loaded once, after the window had every event about the folder
+    assert len(seen_before_torch) == 1
+    assert "decoding" in seen_before_torch[0] and seen_before_torch[0][-1] == "loaded"
