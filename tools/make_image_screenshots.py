@@ -9,7 +9,7 @@ enlarged to 320×320 (mixed sizes) and three damaged files. In the window at the
 once with a constant learning rate and once with ``shift:2`` augmentation and a cosine
 schedule, and writes:
 
-folder-decoding.png (the decoding dialog, when decoding lasts long enough to show it),
+folder-decoding.png (the decoding dialog with Cancel, when decoding lasts long enough to show it),
 folder-skipped.png (what was left out), folder-settings.png (the dock's settings form whole: the
 folder, resize mode, learning-rate schedule, augmentation), folder-training.png (the dock: the folder, augmentation
 and schedule settings, curves and the learning-rate plot), folder-results.png (the confusion
@@ -141,7 +141,7 @@ def main() -> int:
             if not shot["taken"] and dialog is not None and dialog.isVisible() and dialog.maximum() > 0 \
                     and dialog.value() > dialog.maximum() // 5:
                 shot["taken"] = True
-                save(window, "folder-decoding.png")
+                save(dialog, "folder-decoding.png")  # a window of its own: not in the main window's grab
 
         if watch_decoding:
             poll.timeout.connect(look_for_the_decoding_dialog)

@@ -74,6 +74,7 @@ class LearningRatePlot(pg.PlotWidget):
         plot.setMenuEnabled(False)
         plot.getAxis("bottom").enableAutoSIPrefix(False)
         plot.getAxis("left").enableAutoSIPrefix(False)
+        plot.getViewBox().setDefaultPadding(0.08)  # the first and last rates' markers clear of the frame
         self.batches = GrowingSeries()
         self.epochs = GrowingSeries()
         self.batch_curve = plot.plot(pen=pg.mkPen(RATE_COLOUR, width=1.5))

@@ -34,7 +34,6 @@ class RunCurves(pg.GraphicsLayoutWidget):
             plot.setMenuEnabled(False)
             for axis in ("left", "bottom"):
                 plot.getAxis(axis).enableAutoSIPrefix(False)
-        self.accuracy_plot.setYRange(0, 1, padding=0.02)
         self.curves: dict[str, tuple[pg.PlotDataItem, pg.PlotDataItem]] = {}
         self.apply_theme(current_theme())
         theme_notifier().theme_changed.connect(self.apply_theme)
@@ -66,7 +65,9 @@ class RunCurves(pg.GraphicsLayoutWidget):
             loss = _values(record.validation_loss, record.train_loss)
             curves = (self.accuracy_plot.plot(x, accuracy, **style), self.loss_plot.plot(x, loss, **style))
             self.curves[name] = curves
-        self.accuracy_plot.enableAutoRange(x=True)
+        # Both axes follow the runs: runs worth comparing differ by a point or two, which a
+        # fixed 0…1 accuracy axis would flatten into one line.
+        self.accuracy_plot.enableAutoRange()
         self.loss_plot.enableAutoRange()
 
     def curve_count(self) -> int:
