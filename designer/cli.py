@@ -22,6 +22,7 @@ COMMAND_HELP = {
     "sweep": "train depth × width variants of a design's FC head; table, Pareto fronts, CSV and JSON",
     "export": "write a design as standalone PyTorch code or as ONNX",
     "import": "read an ONNX model as a design (and its weights as a checkpoint)",
+    "predict": "print the top classes a checkpoint gives image files",
 }
 COMMANDS = tuple(COMMAND_HELP)
 
@@ -37,7 +38,10 @@ def _info(arguments) -> int:
         return EXIT_BAD_INPUT
     analysis = analyze(graph)
     print(summary_text(graph, analysis))
-    print(_data_sources_text(getattr(arguments, "dataset", None), getattr(arguments, "data_folder", None)))
+    if getattr(arguments, "dataset", None) == "folder":
+        print(_image_folder_text(graph, getattr(arguments, "data_folder", None)))
+    else:
+        print(_data_sources_text(getattr(arguments, "dataset", None), getattr(arguments, "data_folder", None)))
     if not analysis.valid:
         name = Path(arguments.file).name
         print(f"error: {name}: the design is not valid: {_invalid_reasons(analysis)}", file=sys.stderr)
@@ -70,6 +74,23 @@ def _data_sources_text(dataset: str | None, folder: str | None) -> str:
     return "\n".join(lines)
 
 
+def _image_folder_text(graph, folder: str | None) -> str:
+    """What `train --dataset folder` would read: classes and image counts from a listing (nothing decoded)."""
+    from designer.data import DatasetError
+    from designer.training.datasets import describe_dataset, design_input_shape
+    from designer.training.records import TrainConfig
+
+    try:
+        info = describe_dataset(TrainConfig(dataset="folder", data_folder=folder), design_input_shape(graph))
+    except DatasetError as error:
+        return f"\nImage folder: {error}"
+    names = ", ".join(info.class_names[:8]) + (f", … ({info.num_classes - 8} more)" if info.num_classes > 8 else "")
+    channels, height, width = info.input_shape
+    return (f"\nImage folder for `train --dataset folder`: {info.description}; {info.num_classes} classes ({names}); "
+            f"about {info.train_size:,} training and {info.test_size:,} test images, read as "
+            f"{'grey' if channels == 1 else 'RGB'} {height}×{width} (the Input block)")
+
+
 def _train(arguments) -> int:
     from designer.training.cli import run_training_command
 
@@ -92,6 +113,12 @@ def _import(arguments) -> int:
     from designer.exchange.cli import run_import_command
 
     return run_import_command(arguments)
+
+
+def _predict(arguments) -> int:
+    from designer.training.predictions import predict_command
+
+    return predict_command(arguments)
 
 
 def _window(arguments) -> int:
@@ -132,9 +159,10 @@ def build_command_parser() -> argparse.ArgumentParser:
                     "where each dataset would come from. Exit codes: 0 valid design, 1 the file reads but "
                     "the design is not valid (the table shows the blocks in error), 2 the file cannot be read.")
     info.add_argument("file", help="architecture JSON")
-    from designer.data import DATASET_NAMES
+    from designer.data import TRAINING_DATASETS
 
-    info.add_argument("--dataset", choices=DATASET_NAMES, help="say only where this dataset would come from")
+    info.add_argument("--dataset", choices=TRAINING_DATASETS, help="say only where this dataset would come from "
+                      "(folder: what the image folder in --data-folder holds)")
     info.add_argument("--data-folder", metavar="DIR", help="a folder to look in first, as `train` would")
     info.set_defaults(handler=_info)
 
@@ -161,6 +189,12 @@ def build_command_parser() -> argparse.ArgumentParser:
     import_ = commands.add_parser("import", help=COMMAND_HELP["import"])
     add_import_arguments(import_)
     import_.set_defaults(handler=_import)
+
+    predict = commands.add_parser("predict", help=COMMAND_HELP["predict"])
+    predict.add_argument("checkpoint", help="a checkpoint.pt written by training")
+    predict.add_argument("images", nargs="+", metavar="IMAGE", help="PNG, JPEG, BMP or WebP files")
+    predict.add_argument("--top", type=int, default=3, metavar="K", help="classes shown per image (default: 3)")
+    predict.set_defaults(handler=_predict)
     return parser
 
 

@@ -70,6 +70,20 @@ def mnist_cnn(name: str, head: str) -> Graph:
     return straight(name, 1, 28, body + [conv(128), RELU, ("GAP", {}), fc(10)])
 
 
+def fashion_bn() -> Graph:
+    """Two VGG-style stages (two 3×3 convolutions, each followed by BatchNorm, then pooling)
+    and a small FC head. BatchNorm lets Adam's default rate train it in few epochs: ≥ 92% on
+    Fashion-MNIST after 5 (README, Templates), where one convolution per stage without
+    BatchNorm (mnist-cnn) reaches 90.87%. No Dropout: in 5 epochs it only slowed training
+    (measured on Fashion-MNIST, seed 0: Dropout 0.5 gave 92.14%, 0.25 gave 92.26%, none 92.57%)."""
+    batchnorm = ("BatchNorm2d", {})
+    layers = []
+    for channels in (32, 64):
+        layers += [conv(channels), batchnorm, RELU, conv(channels), batchnorm, RELU, POOL]
+    layers += [("Flatten", {}), fc(128), RELU, fc(10)]
+    return straight("Fashion CNN with BatchNorm (28×28)", 1, 28, layers)
+
+
 def residual() -> Graph:
     """A small ResNet-style network: two residual blocks joined with Add, GAP head."""
     graph = Graph("Mini ResNet")
@@ -113,6 +127,7 @@ TEMPLATE_BUILDERS = {
     "cifar-cnn-gap": lambda: small_cnn("CIFAR CNN (GAP head)", 3, 32, "gap"),
     "vgg16": vgg16,
     "resnet-mini": residual,
+    "fashion-bn": fashion_bn,
 }
 
 

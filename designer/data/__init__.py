@@ -13,9 +13,13 @@ from designer.data.records import Dataset, DatasetInfo
 
 DATASET_NAMES: tuple[str, ...] = tuple(DATASET_SPECS)
 DEFAULT_DATASET = "mnist-sample"
+#: a folder of the person's own pictures (``designer.data.folder``; needs a folder and the design's Input)
+FOLDER_DATASET = "folder"
+#: what a run may train on: the catalogue's datasets and an image folder
+TRAINING_DATASETS: tuple[str, ...] = DATASET_NAMES + (FOLDER_DATASET,)
 
 __all__ = [
-    "DATASET_NAMES", "DEFAULT_DATASET", "Dataset", "DatasetError", "DatasetInfo",
+    "DATASET_NAMES", "DEFAULT_DATASET", "FOLDER_DATASET", "TRAINING_DATASETS", "Dataset", "DatasetError", "DatasetInfo",
     "DownloadCancelled", "dataset_info", "describe_source", "default_datasets_cache", "find_local",
     "load_dataset", "urllib_downloader",
 ]

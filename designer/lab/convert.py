@@ -19,7 +19,7 @@ def convert_design(graph, model, config, tiles: int, seed: int = 0, *, should_st
     from designer.lab.transforms import (TransformError, compare_outputs, fc_to_conv, fully_convolutional_scores,
                                          tile_images)
     from designer.nn import build_module
-    from designer.training.datasets import cached_dataset
+    from designer.training.datasets import dataset_for_run
     from designer.training.evaluation import Normalisation
 
     if model is not None:
@@ -43,7 +43,7 @@ def convert_design(graph, model, config, tiles: int, seed: int = 0, *, should_st
     result = {"graph": new_graph, "report": report, "module": converted, "carried": model is not None,
               "dataset_error": "", "score_error": "", "class_names": (), "images": "test images"}
     try:
-        dataset = cached_dataset(config.dataset, config.data_folder)
+        dataset = dataset_for_run(config, (channels, height, width))
         if dataset.input_shape != (channels, height, width):
             raise DatasetError(f"{config.dataset} images are {dataset.input_shape}, the design takes "
                                f"{(channels, height, width)}")

@@ -61,10 +61,10 @@ def top_predictions(logits, k: int = 3, class_names=None) -> list[tuple[str, flo
 def look_inside(model, index: int) -> dict:
     """Everything the neuron view shows for test image ``index`` of ``model`` (a ``TrainedModel``):
     the image, its label, each FC layer's activations and the top-3 predictions."""
-    from designer.training.datasets import cached_dataset
+    from designer.training.datasets import dataset_for_model
     from designer.training.evaluation import Normalisation
 
-    dataset = cached_dataset(model.config.dataset, model.config.data_folder)
+    dataset = dataset_for_model(model)
     count = int(dataset.test_images.shape[0])
     index = max(0, min(int(index), count - 1))
     stored = dataset.test_images[index:index + 1]
@@ -79,3 +79,34 @@ def look_inside(model, index: int) -> dict:
     return {"index": index, "count": count, "image": stored[0].astype(np.float32) / 255.0,
             "label": int(dataset.test_labels[index]), "class_names": tuple(names), "layers": layers,
             "top": top_predictions(logits, 3, names), "model": model.label}
+
+
+def look_at_image(model, path) -> dict:
+    """What the window's prediction view shows for an image file through ``model`` (a ``TrainedModel``):
+    the picture as the network sees it — read at the Input's channels and size with the run's
+    resize mode, exactly as ``predict`` and image folders read it — the top-3 classes and each
+    FC layer's activations. Raises ``ImageProblem`` for a file that cannot be read, ValueError
+    for a network whose Input is not 1 or 3 channels."""
+    from designer.data.folder_listing import display_name
+    from designer.data.image_decode import DEFAULT_RESIZE, RESIZE_MODES, decode_image
+    from designer.training.datasets import design_input_shape
+    from designer.training.evaluation import Normalisation
+
+    shape = design_input_shape(model.graph)
+    if shape is None or shape[0] not in (1, 3):
+        raise ValueError(f"the network's Input is {shape}; pictures can be read as 1 (grey) or 3 (RGB) channels")
+    channels, height, width = shape
+    resize = getattr(model.config, "resize", DEFAULT_RESIZE)
+    resize = resize if resize in RESIZE_MODES else DEFAULT_RESIZE
+    stored = decode_image(path, channels, height, width, resize)
+    normalisation = model.normalisation or Normalisation.identity(channels)
+    image = normalisation.apply(torch.from_numpy(np.ascontiguousarray(stored[None])))
+    module = model.module
+    layers = fc_activations(module, model.graph, image)
+    module.eval()
+    with torch.no_grad():
+        logits = module(image)[0]
+    names = model.class_names if len(model.class_names) == int(logits.numel()) else \
+        tuple(str(number) for number in range(int(logits.numel())))
+    return {"path": display_name(str(path)), "image": stored, "resize": resize, "class_names": tuple(names),
+            "layers": layers, "top": top_predictions(logits, 3, names), "model": model.label}

@@ -196,7 +196,7 @@ def probe_models(models, max_shift: int, axis: str, samples: int, canvas_extra: 
     checked between shifts (``designer.lab.common.Cancelled``).
     """
     from designer.lab.common import check
-    from designer.training.datasets import cached_dataset
+    from designer.training.datasets import dataset_for_model
 
     report = report if report is not None else (lambda data: None)
     results = []
@@ -204,7 +204,7 @@ def probe_models(models, max_shift: int, axis: str, samples: int, canvas_extra: 
     total = len(models) * (len(shifts) + 1)
     done = 0
     for index, model in enumerate(models):
-        dataset = cached_dataset(model.config.dataset, model.config.data_folder)
+        dataset = dataset_for_model(model)
         images, labels = dataset.test_images[:samples], dataset.test_labels[:samples]
         points = []
         for shift in shifts:

@@ -146,10 +146,11 @@ _BOOL = (lambda value: isinstance(value, bool)), "true or false"
 
 def _setting_rules() -> dict:
     # Imported here: designer.data is light, but only this check needs the names.
-    from designer.data import DATASET_NAMES
+    from designer.data import TRAINING_DATASETS
+    from designer.data.image_decode import RESIZE_MODES
 
     return {
-        "dataset": _one_of(DATASET_NAMES),
+        "dataset": _one_of(TRAINING_DATASETS),
         "data_folder": _text_or_none(4096),
         "epochs": _whole(1, _BIG),
         "batch_size": _whole(1, _BIG),
@@ -163,7 +164,34 @@ def _setting_rules() -> dict:
         "device": _one_of(DEVICES),
         "download": _BOOL,
         "deterministic": _BOOL,
+        "augment": _spec_text(_augment_ok, "an augmentation such as shift:4,flip"),
+        "schedule": _spec_text(_schedule_ok, "a schedule such as cosine or step:10"),
+        "resize": _one_of(RESIZE_MODES),
     }
+
+
+def _spec_text(parses, wanted: str):
+    return (lambda value: isinstance(value, str) and len(value) <= 200 and parses(value)), wanted
+
+
+def _augment_ok(text: str) -> bool:
+    from designer.training.specs import AugmentError, parse_augment
+
+    try:
+        parse_augment(text)
+    except AugmentError:
+        return False
+    return True
+
+
+def _schedule_ok(text: str) -> bool:
+    from designer.training.specs import ScheduleError, parse_schedule
+
+    try:
+        parse_schedule(text)
+    except ScheduleError:
+        return False
+    return True
 
 
 def sane_config(raw) -> tuple[TrainConfig | None, list[str]]:

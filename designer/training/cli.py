@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import re
 import signal
 import sys
 from pathlib import Path
@@ -53,13 +52,23 @@ def _positive(text: str) -> float:
 
 
 def add_training_arguments(parser: argparse.ArgumentParser, output_help: str | None = None) -> None:
-    from designer.data import DATASET_NAMES
+    from designer.data import TRAINING_DATASETS
 
     defaults = TrainConfig()
-    parser.add_argument("--dataset", choices=DATASET_NAMES, default=defaults.dataset,
-                        help=f"what to train on (default: {defaults.dataset}, built in, needs no network)")
+    parser.add_argument("--dataset", choices=TRAINING_DATASETS, default=defaults.dataset,
+                        help=f"what to train on (default: {defaults.dataset}, built in, needs no network); "
+                             f"folder: your own pictures in --data-folder DIR, one sub-folder per class")
     parser.add_argument("--data-folder", metavar="DIR", help="a folder holding the dataset's files; "
-                        "tried before the cache and the download")
+                        "tried before the cache and the download (--dataset folder: the folder of pictures)")
+    parser.add_argument("--resize", choices=("crop", "letterbox"), default=defaults.resize,
+                        help="--dataset folder: how each picture becomes the Input block's H×W: crop (scale to "
+                             "cover, cut the centre) or letterbox (scale to fit, black bars) (default: crop)")
+    parser.add_argument("--augment", default=defaults.augment, metavar="SPEC",
+                        help="augment the training batches (never validation or test): shift:K, flip, crop:P "
+                             "or crop:P:reflect, separated by commas, e.g. shift:4,flip (default: none)")
+    parser.add_argument("--schedule", default=defaults.schedule, metavar="SPEC",
+                        help="learning-rate schedule: none, step:N[:G], cosine[:MIN], onecycle[:PEAK] or "
+                             "plateau[:P[:F]] (default: none)")
     parser.add_argument("--epochs", type=_positive_int, default=defaults.epochs,
                         help=f"passes over the training set (default: {defaults.epochs})")
     parser.add_argument("--batch-size", type=_positive_int, default=defaults.batch_size,
@@ -135,13 +144,38 @@ def config_from_arguments(arguments: argparse.Namespace) -> TrainConfig:
         seed=getattr(arguments, "seed", defaults.seed),
         device=getattr(arguments, "device", defaults.device),
         download=not getattr(arguments, "no_download", False),
+        augment=getattr(arguments, "augment", defaults.augment) or "",
+        schedule=getattr(arguments, "schedule", defaults.schedule) or "",
+        resize=getattr(arguments, "resize", defaults.resize),
     )
 
 
 def default_output_folder(architecture_file: str | Path, now: datetime.datetime | None = None) -> Path:
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(architecture_file).stem).strip("-") or "run"
-    stamp = (now or datetime.datetime.now()).strftime("%Y%m%d-%H%M%S")
-    return Path("runs") / f"{stem}-{stamp}"
+    from designer.training.run_folder import new_run_folder
+
+    return new_run_folder("runs", Path(architecture_file).stem, now)
+
+
+class _ProgressLine:
+    """A download's bytes or an image folder's pictures on one terminal line that rewrites itself."""
+
+    def __init__(self) -> None:
+        from designer.data.download import ProgressLine
+
+        self._line = ProgressLine()
+
+    def __call__(self, done: int, total: int) -> None:
+        self._line(done, total)
+
+    def show_images(self, done: int, total: int) -> None:
+        text = f"listing the image folder: {done:,} entries" if not total else f"reading images: {done:,} of {total:,}"
+        print(f"\r{text:<50}", end="", file=sys.stderr, flush=True)
+        self._line.open = True
+        if total and done >= total:
+            self.finish()
+
+    def finish(self) -> None:
+        self._line.finish()
 
 
 def _percent(value: float | None) -> str:
@@ -210,10 +244,16 @@ def _say(text: str) -> None:
 def _printer(epochs: int, progress_line, interrupts: _Interrupts):
     """The run's events as the command prints them; downloads on ``progress_line`` (one line that
     rewrites itself, ended before anything else is printed)."""
-    from designer.training.run import BatchesDone, DownloadProgress, EpochDone, RunStarted
+    from designer.training.run import (BatchesDone, DatasetLoaded, DecodingProgress, DownloadProgress, EpochDone,
+                                       RunStarted)
 
     def show(event) -> None:
-        if isinstance(event, RunStarted):
+        if isinstance(event, DecodingProgress):
+            progress_line.show_images(event.done, event.total)
+        elif isinstance(event, DatasetLoaded):
+            progress_line.finish()
+            print(f"image folder: {event.message}", flush=True)
+        elif isinstance(event, RunStarted):
             if interrupts.phase != "quitting":
                 interrupts.phase = "training"
             progress_line.finish()
@@ -289,20 +329,18 @@ def _train(arguments: argparse.Namespace, control, interrupts: _Interrupts) -> i
         return EXIT_BAD_INPUT
 
     # torch loads only once the file and the settings are known to be good.
-    from designer.data.download import ProgressLine
     from designer.training.run import run
 
     output = Path(arguments.output) if getattr(arguments, "output", None) else default_output_folder(arguments.file)
-    progress_line = ProgressLine()
+    progress_line = _ProgressLine()
     try:
-        print(f"{graph.name}: {config.epochs} epoch(s) on {config.dataset}, {config.optimizer} lr "
-              f"{config.learning_rate:g}, batch {config.batch_size}, seed {config.seed}", flush=True)
+        print(f"{graph.name}: {config.summary()}", flush=True)
         ended = run(request, _printer(config.epochs, progress_line, interrupts), control)
     finally:
         progress_line.finish()
     interrupts.phase = "saving"
 
-    result, info = ended.result, ended.outcome.info
+    result = ended.result
     if result.status == "failed" and result.failure in BAD_INPUT_FAILURES:
         print(f"error: {result.message}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -343,33 +381,35 @@ class _SaveFailed(Exception):
 
 
 def _save_results(request, ended, graph, config, output: Path, architecture_file,
-                  batches_trained: int) -> tuple[list[str], str]:
-    """Write what the run produced; returns the names written and, when there is no checkpoint,
-    why. A run stopped before its first batch writes nothing: an empty history and untrained
-    weights are no record of anything."""
-    from designer.training.checkpoint import CheckpointError, save_checkpoint
-    from designer.training.history import save_history_csv, save_history_json
+                   batches_trained: int) -> tuple[list[str], str]:
+    """Write the run's folder (``designer.training.run_folder``); returns the names written and,
+    when there is no checkpoint, why. A run stopped before its first batch writes nothing: an
+    empty history and untrained weights are no record of anything."""
+    import time
+
+    from designer.training.checkpoint import CheckpointError
     from designer.training.run import trained_model
+    from designer.training.run_folder import CHECKPOINT, DESIGN, HISTORY_CSV, HISTORY_JSON, save_run
 
     result, info = ended.result, ended.outcome.info
-    written: list[str] = []
     if info is None:
-        return written, "training never began"
+        return [], "training never began"
     if batches_trained == 0 and result.status == "stopped":
-        return written, "stopped before the first batch"
+        return [], "stopped before the first batch"
+    model = trained_model(request, ended) if result.status != "failed" else None
+    existed, began = output.is_dir(), time.time()
     try:
-        save_history_csv(result.history, output / "history.csv")
-        written.append("history.csv")
-        save_history_json(result, output / "history.json", config, info, architecture=str(architecture_file))
-        written.append("history.json")
-        model = trained_model(request, ended) if result.status != "failed" else None
-        if model is None:
-            return written, "training failed" if result.status == "failed" else "no trained network came back"
-        save_checkpoint(output / "checkpoint.pt", graph, model.module, config, result,
-                        model.normalisation, model.class_names)
-        written.append("checkpoint.pt")
+        save_run(output, graph, config, result, info, module=model.module if model else None,
+                 normalisation=model.normalisation if model else None,
+                 class_names=model.class_names if model else (), architecture=str(architecture_file))
     except (OSError, CheckpointError) as error:
+        # A new folder is left out whole; into an existing one, each file is replaced atomically.
+        written = [name for name in (HISTORY_CSV, HISTORY_JSON, DESIGN, CHECKPOINT)
+                   if existed and (output / name).exists() and (output / name).stat().st_mtime >= began - 1]
         raise _SaveFailed(error, written) from None
+    written = [HISTORY_CSV, HISTORY_JSON, DESIGN] + ([CHECKPOINT] if model is not None else [])
+    if model is None:
+        return written, "training failed" if result.status == "failed" else "no trained network came back"
     return written, ""
 
 

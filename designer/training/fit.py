@@ -96,6 +96,33 @@ def check_fit_to_dataset(graph: Graph, dataset_name: str, analysis: Analysis | N
     return check_fit(graph, info.input_shape, info.num_classes, info.label, analysis)
 
 
+def check_fit_to_images(graph: Graph, info, analysis: Analysis | None = None,
+                        suggestion: tuple[int, int, int] | None = None) -> FitCheck:
+    """``check_fit`` against an image folder (``info``: its listing's ``DatasetInfo``).
+
+    Pictures are resized to whatever the Input block says, so the Input fits as long as it
+    has 1 (grey) or 3 (RGB) channels; the classifier must have one output per class folder.
+    ``suggestion``: the Input shape the folder's pictures suggest, offered when the channels
+    cannot be read.
+    """
+    analysis = analysis if analysis is not None else analyze(graph)
+    inputs = [block_id for block_id in graph.inputs() if graph.block(block_id).type.is_input]
+    shape = None
+    if inputs:
+        block = graph.block(inputs[0])
+        shape = tuple(block.type.output_shape(block.params, []))
+    check = check_fit(graph, shape if shape and len(shape) == 3 else (1, 1, 1), info.num_classes, info.label,
+                      analysis)
+    if shape is None or len(shape) != 3 or shape[0] in (1, 3):
+        return check
+    block = graph.block(inputs[0])
+    channels = suggestion[0] if suggestion else 3
+    problem = FitProblem("input-shape", f"the Input block has {shape[0]} channels but pictures are read as grey "
+                                        f"(1 channel) or RGB (3); set the Input's channels to {channels}")
+    change = (block.id, block.type.params[0].name, channels)
+    return FitCheck(check.dataset_label, (problem,) + check.problems, (change,) + check.changes)
+
+
 def _class_count_setter(graph: Graph, analysis: Analysis) -> tuple[str, str] | None:
     """(block id, parameter) whose value is the network's output size, walking back from the sink
     through blocks that keep the count (activations, Dropout, GAP, a Flatten of a 1×1 map)."""
@@ -115,4 +142,4 @@ def _class_count_setter(graph: Graph, analysis: Analysis) -> tuple[str, str] | N
     return None
 
 
-__all__ = ["FitCheck", "FitProblem", "check_fit", "check_fit_to_dataset"]
+__all__ = ["FitCheck", "FitProblem", "check_fit", "check_fit_to_dataset", "check_fit_to_images"]

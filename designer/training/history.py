@@ -75,7 +75,8 @@ def config_from_dict(data: dict) -> TrainConfig:
 
 
 def history_document(result: TrainResult, config: TrainConfig | None = None, info: RunInfo | None = None,
-                     architecture: str | None = None) -> dict:
+                     architecture: str | None = None, extra: dict | None = None) -> dict:
+    """``extra``: more top-level keys (a run folder adds ``design`` and ``created``, see run_folder.py)."""
     return {
         "format": HISTORY_FORMAT,
         "version": HISTORY_VERSION,
@@ -83,13 +84,14 @@ def history_document(result: TrainResult, config: TrainConfig | None = None, inf
         "config": config.to_dict() if config is not None else None,
         "run": _clean(asdict(info)) if info is not None else None,
         "result": result_to_dict(result),
+        **_clean(extra or {}),
     }
 
 
 def save_history_json(result: TrainResult, path: str | Path, config: TrainConfig | None = None,
-                      info: RunInfo | None = None, architecture: str | None = None) -> None:
+                      info: RunInfo | None = None, architecture: str | None = None, extra: dict | None = None) -> None:
     """Config, run facts and the whole result (per-epoch metrics, test figures). Atomic."""
-    text = json.dumps(history_document(result, config, info, architecture), indent=2, ensure_ascii=False,
+    text = json.dumps(history_document(result, config, info, architecture, extra), indent=2, ensure_ascii=False,
                       allow_nan=False)
     write_text_atomically(Path(path), text + "\n")
 

@@ -18,6 +18,7 @@ FLOAT32_MAX = 3.4028234663852886e38
 MAX_EPOCHS = 100_000
 MAX_BATCH_SIZE = 1 << 20
 MAX_SEED = 2**63 - 1  # numpy's and torch's generators both take it
+RESIZE_MODES = ("crop", "letterbox")  # designer.data.image_decode's, without importing Pillow here
 
 
 @dataclass
@@ -38,9 +39,25 @@ class TrainConfig:
     # CUDA only (CPU training is deterministic anyway): cuDNN picks deterministic kernels so
     # the same seed gives the same metrics; False lets it benchmark for the fastest ones.
     deterministic: bool = True
+    #: training batches only, e.g. "shift:4,flip,crop:4" ("" or "none": off); see designer/training/augment.py
+    augment: str = ""
+    #: the learning rate over the run, e.g. "cosine", "step:10:0.1", "onecycle" ("" or "none": constant)
+    schedule: str = ""
+    #: image folders: how a picture becomes the Input's H×W ("crop": centre crop, "letterbox")
+    resize: str = "crop"
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def summary(self) -> str:
+        """The settings on one line, for a person (``train``'s first line, the Runs view)."""
+        data = f"the image folder {self.data_folder}" if self.dataset == "folder" else self.dataset
+        text = (f"{self.epochs} epoch(s) on {data}, {self.optimizer} lr {self.learning_rate:g}, "
+                f"batch {self.batch_size}, seed {self.seed}")
+        extras = [f"augment {self.augment}" if self.augment not in ("", "none") else "",
+                  f"schedule {self.schedule}" if self.schedule not in ("", "none") else "",
+                  f"{self.resize} to the Input" if self.dataset == "folder" else ""]
+        return ", ".join([text] + [extra for extra in extras if extra])
 
     def problems(self) -> list[str]:
         """What is wrong with these settings, one sentence each, for a person ([] when nothing is).
@@ -75,6 +92,24 @@ class TrainConfig:
             problems.append(f"the seed must be a whole number from 0 to {MAX_SEED:,}, not {_show(self.seed)}")
         if self.device not in DEVICES and not (isinstance(self.device, str) and self.device.startswith("cuda:")):
             problems.append(f"the device must be one of {', '.join(DEVICES)}, not {_show(self.device)}")
+        problems += self._spec_problems()
+        return problems
+
+    def _spec_problems(self) -> list[str]:
+        from designer.training.specs import AugmentError, ScheduleError, parse_augment, parse_schedule
+
+        problems = []
+        for what, value, parse, error_type in (("augmentation", self.augment, parse_augment, AugmentError),
+                                                ("schedule", self.schedule, parse_schedule, ScheduleError)):
+            if not isinstance(value, str):
+                problems.append(f"the {what} must be text, not {_show(value)}")
+                continue
+            try:
+                parse(value)
+            except error_type as error:
+                problems.append(f"{what}: {error}")
+        if self.resize not in RESIZE_MODES:
+            problems.append(f"the resize mode must be one of {', '.join(RESIZE_MODES)}, not {_show(self.resize)}")
         return problems
 
 
@@ -125,6 +160,7 @@ class BatchMetrics:
     accuracy: float  # 0..1, on this batch
     samples_per_second: float
     size: int = 0  # images in this batch (the last of an epoch may be smaller)
+    learning_rate: float = 0.0  # what this batch's step used
 
 
 @dataclass(frozen=True)

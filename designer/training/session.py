@@ -22,8 +22,8 @@ import time
 import numpy as np
 
 from designer.training.records import EpochMetrics, RunInfo, TrainingCallback, TrainResult
-from designer.training.run.events import (BatchesDone, BatchPoints, DownloadProgress, EpochDone, RunStarted,
-                                          StatusChanged)
+from designer.training.run.events import (MAX_SKIPPED_LISTED, BatchesDone, BatchPoints, DatasetLoaded,
+                                          DecodingProgress, DownloadProgress, EpochDone, RunStarted, StatusChanged)
 from designer.training.run.result import RunOutcome, RunResult, ended_without_training
 from designer.training.threads import ThreadChoice
 
@@ -58,6 +58,7 @@ class BatchThrottle(TrainingCallback):
         self._smooth_accuracy: list[float] = []
         self._seconds: list[float] = []
         self._sizes: list[int] = []
+        self._learning_rate: list[float] = []
         self._latest = None
         self._last_batch_end = 0.0
 
@@ -79,6 +80,7 @@ class BatchThrottle(TrainingCallback):
         now = time.perf_counter()
         self._seconds.append(now - self._last_batch_end)
         self._sizes.append(metrics.size)
+        self._learning_rate.append(metrics.learning_rate)
         self._last_batch_end = now
         if now - self._last_emit >= self._interval:
             self.flush(now)
@@ -88,9 +90,9 @@ class BatchThrottle(TrainingCallback):
             return
         points = BatchPoints(tuple(self._x), tuple(self._loss), tuple(self._accuracy),
                              tuple(self._smooth_loss), tuple(self._smooth_accuracy), self._latest,
-                             tuple(self._seconds), tuple(self._sizes))
+                             tuple(self._seconds), tuple(self._sizes), tuple(self._learning_rate))
         for buffer in (self._x, self._loss, self._accuracy, self._smooth_loss, self._smooth_accuracy,
-                       self._seconds, self._sizes):
+                       self._seconds, self._sizes, self._learning_rate):
             buffer.clear()
         self._latest = None
         self._last_emit = now if now is not None else time.perf_counter()
@@ -120,17 +122,30 @@ def choose_torch_threads(torch) -> ThreadChoice:
 
 
 class _DownloadThrottle:
-    def __init__(self, emit, run_id: str, data_source: str = "") -> None:
+    """A download's or a decode's ``progress(done, total)`` as events, at most 10 a second (and the last)."""
+
+    def __init__(self, emit, run_id: str, event_type=DownloadProgress) -> None:
         self._emit = emit
         self._run_id = run_id
-        self._data_source = data_source
+        self._event_type = event_type
         self._last = 0.0
 
     def __call__(self, done: int, total: int) -> None:
         now = time.perf_counter()
-        if now - self._last >= 1.0 / DOWNLOAD_UPDATES_PER_SECOND or done >= total:
+        if now - self._last >= 1.0 / DOWNLOAD_UPDATES_PER_SECOND or (total and done >= total):
             self._last = now
-            self._emit(DownloadProgress(self._run_id, done, total))
+            self._emit(self._event_type(self._run_id, done, total))
+
+
+def _folder_report(emit, run_id: str):
+    """``loaded(ImageFolderLoad)`` for ``dataset_for_run``: what was read and skipped, as one event."""
+
+    def loaded(load) -> None:
+        skipped = tuple(str(item) for item in load.skipped[:MAX_SKIPPED_LISTED])
+        emit(DatasetLoaded(run_id, load.message(), tuple(load.dataset.class_names), skipped, len(load.skipped),
+                           load.from_cache, load.decoded))
+
+    return loaded
 
 
 def run_session(request, emit, *, stop, abort, torch_threads: int | None = None, processes=None) -> RunResult:
@@ -147,25 +162,28 @@ def run_session(request, emit, *, stop, abort, torch_threads: int | None = None,
     """
     from designer.core import ArchitectureError
     from designer.core.fileformat import parse_document
-    from designer.data import DatasetError, DownloadCancelled
-    from designer.training.datasets import cached_dataset
+    from designer.data import FOLDER_DATASET, DatasetError, DownloadCancelled
+    from designer.training.datasets import dataset_for_run, design_input_shape
 
     run_id, config = request.run_id, request.config
     try:
         graph = parse_document(request.design)
     except ArchitectureError as error:
         return ended_without_training(run_id, str(error), "design")
-    emit(StatusChanged(run_id, "Loading the dataset…"))
+    folder = config.dataset == FOLDER_DATASET
+    emit(StatusChanged(run_id, "Reading the image folder…" if folder else "Loading the dataset…"))
     shared = processes if processes is not None and processes.distributed else None
     # Several processes on one computer: the first one there downloads, the others read its copy.
     first_here = shared is None or shared.local_rank == 0
     if not first_here:
         shared.barrier()
     try:
-        dataset = cached_dataset(config.dataset, config.data_folder, download=config.download,
-                                 progress=_DownloadThrottle(emit, run_id), should_cancel=stop.is_set)
+        dataset = dataset_for_run(config, design_input_shape(graph), progress=_DownloadThrottle(emit, run_id),
+                                  decoding=_DownloadThrottle(emit, run_id, DecodingProgress),
+                                  loaded=_folder_report(emit, run_id), should_cancel=stop.is_set)
     except DownloadCancelled:
-        return ended_without_training(run_id, "download cancelled; nothing was trained", None, status="stopped")
+        what = "reading the image folder was cancelled" if folder else "download cancelled"
+        return ended_without_training(run_id, f"{what}; nothing was trained", None, status="stopped")
     except DatasetError as error:
         return ended_without_training(run_id, str(error), "dataset")
     finally:
@@ -183,7 +201,7 @@ def run_session(request, emit, *, stop, abort, torch_threads: int | None = None,
     threads = torch_threads or choose_torch_threads(torch).threads
     torch.set_num_threads(threads)
     origin = getattr(dataset, "origin", "")
-    throttle = BatchThrottle(emit, run_id, f"{dataset.name} from {origin}" if origin else "")
+    throttle = BatchThrottle(emit, run_id, f"{'pictures' if folder else dataset.name} from {origin}" if origin else "")
     trainer = Trainer(graph, config, [throttle], dataset=dataset, stop_event=stop,
                       abort_event=abort, test_after_stop=True, processes=shared)
     try:

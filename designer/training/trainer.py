@@ -31,7 +31,7 @@ from torch import nn
 from torch.nn import functional
 
 from designer.core import Graph
-from designer.data import Dataset, DatasetError, DownloadCancelled, dataset_info, load_dataset
+from designer.data import FOLDER_DATASET, Dataset, DatasetError, DownloadCancelled, dataset_info, load_dataset
 from designer.nn import BuildError, build_module
 from designer.training.evaluation import (DEFAULT_EVALUATION_BATCH, Evaluation, Normalisation, evaluate,
                                           evaluate_across)
@@ -145,6 +145,32 @@ def _make_optimizer(config: TrainConfig, module: nn.Module) -> torch.optim.Optim
     return torch.optim.AdamW(parameters, lr=config.learning_rate, weight_decay=config.weight_decay)
 
 
+def _augmenter(config: TrainConfig, shape, rank: int):
+    """The run's augmentation (None when off), seeded from the run's seed and the process's rank:
+    each process of a data-parallel run draws its own shifts and flips, reproducibly."""
+    from designer.training.augment import AugmentError, build_augmenter
+
+    try:
+        augmenter = build_augmenter(config.augment, int(np.random.SeedSequence([config.seed, rank, 0xA6]).generate_state(
+            1, np.uint64)[0] >> 1))
+    except AugmentError as error:
+        raise _Failure("config", f"augmentation: {error}") from None
+    spec = augmenter.spec if augmenter is not None else None
+    if spec is not None and spec.crop and spec.crop_padding == "reflect" and spec.crop >= min(shape[2], shape[3]):
+        raise _Failure("config", f"crop:{spec.crop}:reflect needs images larger than {spec.crop} pixels, not "
+                                 f"{shape[2]}×{shape[3]}; lower the padding or use crop:{spec.crop} (black padding)")
+    return augmenter
+
+
+def _schedule(config: TrainConfig, optimizer: torch.optim.Optimizer, batches: int):
+    from designer.training.schedules import ScheduleError, build_schedule
+
+    try:
+        return build_schedule(config.schedule, optimizer, epochs=config.epochs, batches_per_epoch=batches)
+    except ScheduleError as error:
+        raise _Failure("config", f"schedule: {error}") from None
+
+
 @contextlib.contextmanager
 def _reproducible(device: torch.device, seed: int, deterministic: bool):
     """Seed torch for this run only; the caller's random state and cuDNN flags come back after."""
@@ -171,6 +197,7 @@ class _Pending:
     loss: torch.Tensor
     correct: torch.Tensor
     size: int
+    learning_rate: float
 
 
 class Trainer:
@@ -283,22 +310,35 @@ class Trainer:
             except BuildError as error:
                 raise _Failure("design", str(error)) from None
             if self.dataset is None:
-                # Refuse a misfit before a possibly long download.
-                try:
-                    info = dataset_info(config.dataset)
-                except DatasetError as error:
-                    raise _Failure("dataset", str(error)) from None
-                check_shapes(self.graph, info.input_shape, info.num_classes, info.label)
-                try:
-                    self.dataset = load_dataset(config.dataset, config.data_folder, download=config.download,
-                                                progress=self.download_progress, should_cancel=self._stop.is_set)
-                except DownloadCancelled:
-                    raise
-                except DatasetError as error:
-                    raise _Failure("dataset", str(error)) from None
+                self.dataset = self._load_dataset(config)
             dataset = self.dataset
             check_shapes(self.graph, dataset.input_shape, dataset.num_classes, _dataset_label(dataset.name))
             return self._train(module, dataset, device, started)
+
+    def _load_dataset(self, config: TrainConfig) -> Dataset:
+        if config.dataset == FOLDER_DATASET:  # the same reader as the run path's (pictures at the Input's size)
+            from designer.training.datasets import dataset_for_run, design_input_shape
+
+            try:
+                return dataset_for_run(config, design_input_shape(self.graph), decoding=self.download_progress,
+                                       should_cancel=self._stop.is_set)
+            except DownloadCancelled:
+                raise
+            except DatasetError as error:
+                raise _Failure("dataset", str(error)) from None
+        # Refuse a misfit before a possibly long download.
+        try:
+            info = dataset_info(config.dataset)
+        except DatasetError as error:
+            raise _Failure("dataset", str(error)) from None
+        check_shapes(self.graph, info.input_shape, info.num_classes, info.label)
+        try:
+            return load_dataset(config.dataset, config.data_folder, download=config.download,
+                                progress=self.download_progress, should_cancel=self._stop.is_set)
+        except DownloadCancelled:
+            raise
+        except DatasetError as error:
+            raise _Failure("dataset", str(error)) from None
 
     def _train(self, module: nn.Module, dataset: Dataset, device: torch.device, started: float) -> TrainResult:
         config = self.config
@@ -331,6 +371,8 @@ class Trainer:
             # A last batch of one sample breaks BatchNorm in training mode; fold it away.
             batches -= 1
         evaluation_batch = max(DEFAULT_EVALUATION_BATCH, batch_size)
+        augmenter = _augmenter(config, train_images.shape, shared.rank if shared else 0)
+        schedule = _schedule(config, optimizer, batches)
         self.info = RunInfo(device=str(device), train_samples=count,
                             validation_samples=int(validation_index.shape[0]),
                             test_samples=int(dataset.test_images.shape[0]), batches_per_epoch=batches,
@@ -391,7 +433,7 @@ class Trainer:
                     metrics = BatchMetrics(epoch=done.epoch, batch=done.batch, batches=batches, step=step,
                                            loss=loss_value, accuracy=correct / size,
                                            samples_per_second=size / elapsed if elapsed > 0 else 0.0,
-                                           size=size)
+                                           size=size, learning_rate=done.learning_rate)
                     for callback in callbacks:
                         callback.on_batch_end(metrics)
 
@@ -402,7 +444,10 @@ class Trainer:
                     raise _StopRequested(f"epoch {epoch}, batch {batch + 1} of {batches}")
                 end = share if batch == batches - 1 else (batch + 1) * batch_size
                 indices = order[batch * batch_size:end]
-                inputs = torch.addcmul(shift, train_images.index_select(0, indices).to(torch.float32), scale)
+                batch_images = train_images.index_select(0, indices)
+                if augmenter is not None:  # training batches only: evaluation reads the stored images
+                    batch_images = augmenter.apply_to(batch_images)
+                inputs = torch.addcmul(shift, batch_images.to(torch.float32), scale)
                 targets = train_labels.index_select(0, indices)
                 logits = network(inputs)
                 loss = functional.cross_entropy(logits, targets)
@@ -410,7 +455,10 @@ class Trainer:
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
-                current = _Pending(epoch, batch + 1, loss.detach(), correct, end - batch * batch_size)
+                rate = optimizer.param_groups[0]["lr"]
+                if schedule is not None:
+                    schedule.after_batch()
+                current = _Pending(epoch, batch + 1, loss.detach(), correct, end - batch * batch_size, float(rate))
                 if overlap:
                     if pending is not None:
                         finish(pending)
@@ -437,7 +485,7 @@ class Trainer:
                 validation_loss=validation.loss if validation else None,
                 validation_accuracy=validation.accuracy if validation else None,
                 seconds=time.perf_counter() - epoch_started,
-                learning_rate=float(optimizer.param_groups[0]["lr"]))
+                learning_rate=float(rate))  # the rate of the epoch's last step
             self._history.append(metrics)
             monitored = validation.loss if validation else train_loss
             if best_epoch(self._history) == epoch:
@@ -448,6 +496,8 @@ class Trainer:
                     self._best_state = {key: value.detach().clone() for key, value in module.state_dict().items()}
             else:
                 epochs_without_improvement += 1
+            if schedule is not None:
+                schedule.after_epoch(monitored)
             for callback in callbacks:
                 callback.on_epoch_end(metrics)
             if patience is not None and epochs_without_improvement >= patience and epoch < config.epochs:

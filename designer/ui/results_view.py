@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, Qt, Signal, Slot
-from PySide6.QtGui import QFont, QImage, QPixmap
+from PySide6.QtGui import QFont, QFontMetrics, QImage, QPixmap
 from PySide6.QtWidgets import (QGridLayout, QHBoxLayout, QLabel, QPushButton, QScrollArea,
                                QSizePolicy, QSplitter, QVBoxLayout, QWidget)
 
@@ -55,6 +55,9 @@ class ConfusionMatrixView(pg.PlotWidget):
         plot.setMouseEnabled(False, False)
         self.count_items: list[pg.TextItem] = []
         self.matrix = np.zeros((0, 0), dtype=np.int64)
+        self.tick_labels: list[str] = []  # the class names beside the rows
+        self.column_labels: list[str] = []  # the same under the columns, cut to the columns' width
+        plot.getViewBox().sigResized.connect(self._label_columns)
         self.apply_theme(current_theme())
         theme_notifier().theme_changed.connect(self.apply_theme)
 
@@ -94,12 +97,25 @@ class ConfusionMatrixView(pg.PlotWidget):
             item.setText(str(matrix[row, column]) if matrix[row, column] else "",
                          color="w" if share > 0.5 else "#222")
             item.setFont(font)
-        short = [name if len(name) <= 8 else name[:7] + "…" for name in class_names]
-        ticks = [[(index + 0.5, name) for index, name in enumerate(short)]]
-        plot = self.getPlotItem()
-        plot.getAxis("left").setTicks(ticks)
-        plot.getAxis("bottom").setTicks(ticks)
-        plot.setRange(xRange=(0, classes), yRange=(0, classes), padding=0.02)
+        short = self.tick_labels = [name if len(name) <= 8 else name[:7] + "…" for name in class_names]
+        self.getPlotItem().getAxis("left").setTicks([[(index + 0.5, name) for index, name in enumerate(short)]])
+        self.getPlotItem().setRange(xRange=(0, classes), yRange=(0, classes), padding=0.02)
+        self._label_columns()
+
+    def _label_columns(self, *_resized) -> None:
+        """The names under the columns, each cut to its column's width: side by side they
+        would run into each other (beside the rows there is room for the whole short name)."""
+        classes = len(self.tick_labels)
+        if not classes:
+            return
+        view = self.getPlotItem().getViewBox()
+        side = min(view.width(), view.height())  # the matrix is square (aspect locked)
+        column = side / (classes * 1.04) - 4 if side > 0 else 0
+        metrics = QFontMetrics(self.getPlotItem().getAxis("bottom").style.get("tickFont") or self.font())
+        labels = self.column_labels = [
+            (metrics.elidedText(name, Qt.ElideRight, int(column)) or name[:1]) if column > 0 else name
+            for name in self.tick_labels]
+        self.getPlotItem().getAxis("bottom").setTicks([[(index + 0.5, name) for index, name in enumerate(labels)]])
 
 
 class ResultsView(QWidget):
@@ -107,6 +123,8 @@ class ResultsView(QWidget):
 
     save_checkpoint_requested = Signal()
     load_checkpoint_requested = Signal()
+    #: picture files dropped here, to be predicted (Training ▸ Predict Image…)
+    images_dropped = Signal(list)
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -166,6 +184,8 @@ class ResultsView(QWidget):
         layout.addLayout(header)
         layout.addWidget(splitter, 1)
         self.mistake_cells: list[QWidget] = []
+        self.setAcceptDrops(True)
+        self.setToolTip("Drop a picture here to see what the trained network makes of it")
         self.apply_theme(current_theme())
         theme_notifier().theme_changed.connect(self.apply_theme)
 
@@ -259,6 +279,16 @@ class ResultsView(QWidget):
             row, column = divmod(index, columns)
             self.mistakes_grid.addWidget(cell, row, column)
 
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        if _dropped_images(event.mimeData()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        paths = _dropped_images(event.mimeData())
+        if paths:
+            event.acceptProposedAction()
+            self.images_dropped.emit(paths)
+
     def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt's name
         # The grid's column count follows the scroll area's width (the Results tab may be
         # hidden, hence narrow, when the results arrive).
@@ -266,6 +296,15 @@ class ResultsView(QWidget):
                 and self._columns() != getattr(self, "_laid_out_columns", 0)):
             self._lay_out_mistakes()
         return False
+
+
+def _dropped_images(mime_data) -> list[str]:
+    from designer.data.image_decode import IMAGE_SUFFIXES
+
+    if not mime_data.hasUrls():
+        return []
+    paths = [url.toLocalFile() for url in mime_data.urls() if url.isLocalFile()]
+    return [path for path in paths if path.lower().endswith(IMAGE_SUFFIXES)]
 
 
 __all__ = ["ConfusionMatrixView", "ResultsView", "image_to_pixmap"]

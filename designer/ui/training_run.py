@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from designer.training.run import (BatchesDone, DownloadProgress, EpochDone, RunControl, RunEnded, RunStarted,
-                                   StatusChanged)
+from designer.training.run import (BatchesDone, DatasetLoaded, DecodingProgress, DownloadProgress, EpochDone,
+                                   RunControl, RunEnded, RunStarted, StatusChanged)
 from designer.ui.tasks import SHUTDOWN_WAIT_MS, TaskOutcome, TaskRunner
 
 
@@ -26,11 +26,19 @@ class FinishedRun:
     request: object  # RunRequest
     result: object  # RunResult
     model: object | None  # TrainedModel, when the run kept its weights and trained
+    saved_to: str = ""  # the run's folder (``runs/<name>-<time>``), when it was saved
+    save_error: str = ""  # why it could not be saved, for a person
+
+
+#: what a run reports while it gets its data, before it trains
+DATA_EVENTS = (StatusChanged, DownloadProgress, DecodingProgress, DatasetLoaded)
 
 
 class TrainingRun(QObject):
     status_changed = Signal(object)  # StatusChanged
     download_progress = Signal(object)  # DownloadProgress
+    decoding_progress = Signal(object)  # DecodingProgress
+    dataset_loaded = Signal(object)  # DatasetLoaded
     run_started = Signal(object)  # RunStarted
     batches_done = Signal(object)  # BatchesDone
     epoch_done = Signal(object)  # EpochDone
@@ -47,6 +55,7 @@ class TrainingRun(QObject):
         self.process_id: int | None = None  # where the current run trains, once it has started
         self._active = False
         self._relay = {StatusChanged: self.status_changed, DownloadProgress: self.download_progress,
+                       DecodingProgress: self.decoding_progress, DatasetLoaded: self.dataset_loaded,
                        RunStarted: self.run_started, BatchesDone: self.batches_done, EpochDone: self.epoch_done,
                        RunEnded: self.run_ended}
         self.runner.progress.connect(self._on_runner_progress)
@@ -60,8 +69,12 @@ class TrainingRun(QObject):
     def stop_requested(self) -> bool:
         return self.control is not None and self.control.stopping_all
 
-    def start(self, requests) -> bool:
-        """Start the queue; False when this window's runner is busy."""
+    def start(self, requests, save_runs_in=None) -> bool:
+        """Start the queue; False when this window's runner is busy.
+
+        ``save_runs_in``: a runs folder; every run that trained is saved in a folder of its own
+        there (``designer.training.run_folder``), in the worker thread, before ``finished``.
+        """
         if self.runner.running:
             return False
         requests = list(requests)
@@ -77,16 +90,21 @@ class TrainingRun(QObject):
             loaded = [not needs_torch]
 
             def emit(event) -> None:
-                if not loaded[0]:
+                if not loaded[0] and not isinstance(event, DATA_EVENTS):
                     # The trained networks are rebuilt here afterwards; load torch now, while the
-                    # training process starts up on the other CPU (a no-op after the first run).
+                    # training process trains (a no-op after the first run). Not while it reads
+                    # the data: the import holds this thread for seconds, and an image folder's
+                    # decoding progress, and its Cancel, would reach the window only after it.
                     _load_torch()
                     loaded[0] = True
                 context.report(event)
 
             results = run_all(requests, emit, control)
-            return [FinishedRun(request, result, None if control.aborted else trained_model(request, result))
-                    for request, result in zip(requests, results)]
+            finished = [FinishedRun(request, result, None if control.aborted else trained_model(request, result))
+                        for request, result in zip(requests, results)]
+            if save_runs_in is not None and not control.aborted:
+                finished = [_saved(run, save_runs_in) for run in finished]
+            return finished
 
         self._active = True
         if not self.runner.start(work):
@@ -132,6 +150,30 @@ class TrainingRun(QObject):
         self.finished.emit(outcome)
 
 
+def _saved(finished: FinishedRun, root) -> FinishedRun:
+    """The run written to a new folder under ``root``; runs that never trained are not saved."""
+    import dataclasses
+
+    from designer.core.fileformat import parse_document
+    from designer.training.checkpoint import CheckpointError
+    from designer.training.run_folder import new_run_folder, save_run
+
+    result = finished.result.result
+    if not result.history:
+        return finished
+    graph = parse_document(finished.request.design)
+    model = finished.model
+    folder = new_run_folder(root, finished.request.label or graph.name or "run")
+    try:
+        save_run(folder, graph, finished.request.config, result, finished.result.outcome.info,
+                 module=model.module if model else None, normalisation=model.normalisation if model else None,
+                 class_names=model.class_names if model else finished.result.outcome.class_names)
+    except (OSError, CheckpointError) as error:
+        return dataclasses.replace(finished, save_error=f"the run was not saved in {folder}: "
+                                                        f"{getattr(error, 'strerror', None) or error}")
+    return dataclasses.replace(finished, saved_to=str(folder))
+
+
 _torch_settled = False
 
 
@@ -145,4 +187,15 @@ def _load_torch() -> None:
         _torch_settled = True
 
 
-__all__ = ["FinishedRun", "TrainingRun"]
+def starts_training_process(launch) -> bool:
+    """Whether a run on ``launch`` must first start the training process (about 4 s: PyTorch loads)."""
+    from designer.training.run import Local
+
+    if not (isinstance(launch, Local) and launch.own_process):
+        return False
+    from designer.training import service
+
+    return not service.has_idle_process()
+
+
+__all__ = ["FinishedRun", "TrainingRun", "starts_training_process"]

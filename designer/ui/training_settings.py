@@ -9,12 +9,16 @@ import html
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QFrame, QHBoxLayout,
                                QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
-from designer.data import DATASET_NAMES, DEFAULT_DATASET, dataset_info
+from designer.data import DATASET_NAMES, DEFAULT_DATASET, FOLDER_DATASET, dataset_info
 from designer.training.records import DEVICES, OPTIMIZERS, TrainConfig
+from designer.ui.image_folder_choice import ImageFolderChoice
 from designer.ui.style import current_theme, hex_colour, theme_notifier
 
 OPTIMIZER_LABELS = {"sgd": "SGD (momentum 0.9)", "adam": "Adam", "adamw": "AdamW"}
 MAX_PROCESSES = 64
+#: offered in the augmentation and schedule boxes (any spec can be typed)
+AUGMENT_PRESETS = ("none", "shift:4", "flip", "shift:4,flip", "crop:4,flip", "crop:4:reflect,flip")
+SCHEDULE_PRESETS = ("none", "cosine", "step:10:0.1", "onecycle", "plateau:2:0.1")
 
 
 class TrainingSettings(QWidget):
@@ -32,8 +36,15 @@ class TrainingSettings(QWidget):
             info = dataset_info(name)
             self.dataset_combo.addItem(info.label + (" (built in)" if info.download_bytes == 0 else ""), name)
             self.dataset_combo.setItemData(self.dataset_combo.count() - 1, info.description, Qt.ToolTipRole)
+        self.dataset_combo.addItem("Folder of images…", FOLDER_DATASET)
+        self.dataset_combo.setItemData(self.dataset_combo.count() - 1, "Your own pictures: a folder with one sub-folder "
+                                       "per class (optionally train/ and test/)", Qt.ToolTipRole)
         self.dataset_combo.setCurrentIndex(max(0, self.dataset_combo.findData(DEFAULT_DATASET)))
+        self._previous_dataset = DEFAULT_DATASET
         self.dataset_combo.currentIndexChanged.connect(self._on_dataset_combo_changed)
+        #: the image folder (chosen, listed, its suggested Input) for "Folder of images…"
+        self.image_folder = ImageFolderChoice(self)
+        self.image_folder.changed.connect(self.dataset_changed)
         # As narrow as a short name: the column beside the curves should not be wider than the form needs.
         self.dataset_combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
         self.dataset_combo.setMinimumContentsLength(12)
@@ -77,6 +88,13 @@ class TrainingSettings(QWidget):
         early_row = QHBoxLayout()
         early_row.addWidget(self.early_stopping_check)
         early_row.addWidget(self.patience_spin, 1)
+        self.augment_combo = _spec_combo(AUGMENT_PRESETS, "Training batches only (never validation or test), "
+                                         "on whole batches: shift:K moves images by up to K pixels, flip mirrors "
+                                         "half of them, crop:P pads P pixels and cuts a random window; combine "
+                                         "with commas, e.g. shift:4,flip")
+        self.schedule_combo = _spec_combo(SCHEDULE_PRESETS, "The learning rate over the run: cosine (down to 0), "
+                                          "step:N:G (× G every N epochs), onecycle (up, then down, every batch), "
+                                          "plateau:P:F (× F when the validation loss stalls P epochs)")
         self.device_combo = QComboBox()
         for name in DEVICES:
             self.device_combo.addItem(name, name)
@@ -90,16 +108,18 @@ class TrainingSettings(QWidget):
         form = QFormLayout(self)
         form.setContentsMargins(0, 0, 0, 0)
         form.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
-        for label, field in (("Dataset", dataset_row), ("", self.folder_label), ("Epochs", self.epochs_spin),
+        for label, field in (("Dataset", dataset_row), ("", self.folder_label), ("", self.image_folder),
+                             ("Epochs", self.epochs_spin),
                              ("Batch size", self.batch_size_spin), ("Optimizer", self.optimizer_combo),
-                             ("Learning rate", self.learning_rate_spin), ("Weight decay", self.weight_decay_spin),
+                             ("Learning rate", self.learning_rate_spin), ("LR schedule", self.schedule_combo),
+                             ("Weight decay", self.weight_decay_spin), ("Augment", self.augment_combo),
                              ("Validation", self.validation_spin), ("Early stop", early_row),
                              ("Device", self.device_combo), ("Processes", self.processes_spin)):
             form.addRow(label, field)
-        self.widgets = [self.dataset_combo, self.folder_button, self.folder_clear_button, self.epochs_spin,
-                        self.batch_size_spin, self.optimizer_combo, self.learning_rate_spin, self.weight_decay_spin,
-                        self.validation_spin, self.early_stopping_check, self.patience_spin, self.device_combo,
-                        self.processes_spin]
+        self.widgets = [self.dataset_combo, self.folder_button, self.folder_clear_button, self.image_folder,
+                        self.epochs_spin, self.batch_size_spin, self.optimizer_combo, self.learning_rate_spin,
+                        self.schedule_combo, self.weight_decay_spin, self.augment_combo, self.validation_spin,
+                        self.early_stopping_check, self.patience_spin, self.device_combo, self.processes_spin]
         self.set_data_folder(None)
 
     # ------------------------------------------------------------------ what the next run uses
@@ -115,13 +135,23 @@ class TrainingSettings(QWidget):
         self.device_combo.setCurrentIndex(self.device_combo.findData(name))
 
     def config(self) -> TrainConfig:
+        folder = self.dataset_name == FOLDER_DATASET
         return TrainConfig(
-            dataset=self.dataset_name, data_folder=self.data_folder, epochs=self.epochs_spin.value(),
+            dataset=self.dataset_name, data_folder=self.image_folder.folder if folder else self.data_folder,
+            epochs=self.epochs_spin.value(),
             batch_size=self.batch_size_spin.value(), optimizer=self.optimizer_combo.currentData(),
             learning_rate=self.learning_rate_spin.value(), weight_decay=self.weight_decay_spin.value(),
             validation_fraction=self.validation_spin.value(),
             early_stopping_patience=self.patience_spin.value() if self.early_stopping_check.isChecked() else None,
-            device=self.device_combo.currentData(), download=self.allow_download)
+            device=self.device_combo.currentData(), download=self.allow_download,
+            augment=_spec_text(self.augment_combo), schedule=_spec_text(self.schedule_combo),
+            resize=self.image_folder.resize)
+
+    def set_augment(self, spec: str) -> None:
+        self.augment_combo.setCurrentText(spec or "none")
+
+    def set_schedule(self, spec: str) -> None:
+        self.schedule_combo.setCurrentText(spec or "none")
 
     @property
     def processes(self) -> int:
@@ -136,11 +166,21 @@ class TrainingSettings(QWidget):
         return single if self.processes == 1 else Processes(self.processes)
 
     def set_data_folder(self, folder: str | None) -> None:
+        """The folder a catalogue dataset's files are read from first (not an image folder: ``image_folder``)."""
         self.data_folder = folder or None
+        self._show_folder()
+        self.dataset_changed.emit()
+
+    def _show_folder(self) -> None:
+        images = self.dataset_name == FOLDER_DATASET
+        folder = None if images else self.data_folder
         self.folder_label.setText(f"from {folder}" if folder else "")
         self.folder_label.setVisible(bool(folder))
         self.folder_clear_button.setVisible(bool(folder))
-        self.dataset_changed.emit()
+        self.image_folder.setVisible(images)
+        self.folder_button.setToolTip("Choose the folder of pictures (one sub-folder per class)" if images else
+                                      "Read the dataset files from a folder of your own "
+                                      "(the IDX files, or CIFAR-10's archive or folder)")
 
     def set_running(self, running: bool) -> None:
         for widget in self.widgets:
@@ -151,10 +191,19 @@ class TrainingSettings(QWidget):
 
     @Slot(int)
     def _on_dataset_combo_changed(self, _index: int) -> None:
+        if self.dataset_name == FOLDER_DATASET and self.image_folder.folder is None \
+                and not self.image_folder.choose_interactively():
+            self.set_dataset(self._previous_dataset)  # no folder chosen: back to what it was
+            return
+        self._previous_dataset = self.dataset_name
+        self._show_folder()
         self.dataset_changed.emit()
 
     @Slot()
     def _on_folder_button_clicked(self) -> None:
+        if self.dataset_name == FOLDER_DATASET:
+            self.image_folder.choose_interactively()
+            return
         folder = QFileDialog.getExistingDirectory(self, f"Folder with the {dataset_info(self.dataset_name).label} files")
         if folder:
             self.set_data_folder(folder)
@@ -196,6 +245,20 @@ class FitWarning(QFrame):
             self.label.setText("⚠ " + html.escape(check.message) + ".")
             self.adapt_button.setVisible(check.adaptable)
             self.adapt_button.setEnabled(editable)
+
+
+def _spec_combo(presets, tip: str) -> QComboBox:
+    combo = QComboBox()
+    combo.setEditable(True)
+    combo.addItems(presets)
+    combo.setToolTip(tip)
+    combo.setInsertPolicy(QComboBox.NoInsert)
+    return combo
+
+
+def _spec_text(combo: QComboBox) -> str:
+    text = combo.currentText().strip()
+    return "" if text.lower() in ("", "none") else text
 
 
 def _spin(minimum: int, maximum: int, value: int) -> QSpinBox:

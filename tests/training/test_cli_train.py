@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -32,7 +31,7 @@ def test_one_epoch_on_the_built_in_sample_prints_progress_and_saves_history_and_
     assert any(line.startswith("epoch 1/1  train loss ") and " val loss " in line and line.endswith(" s")
                for line in lines), completed.stdout
     assert any(line.startswith("test accuracy ") for line in lines)
-    assert sorted(path.name for path in output.iterdir()) == ["checkpoint.pt", "history.csv", "history.json"]
+    assert sorted(path.name for path in output.iterdir()) == ["checkpoint.pt", "design.json", "history.csv", "history.json"]
     document = json.loads((output / "history.json").read_text())
     assert document["config"]["seed"] == 3 and document["config"]["download"] is False
     assert document["result"]["status"] == "finished"

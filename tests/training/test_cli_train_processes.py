@@ -69,7 +69,7 @@ def test_nproc_2_trains_on_two_processes_and_ctrl_c_stops_both_and_still_saves(t
     assert process.returncode == 130, (stdout, stderr)
     assert "training on 2 processes (cpu)" in stdout
     assert "stopped on request" in stdout and "Traceback" not in stderr
-    assert sorted(path.name for path in output.iterdir()) == ["checkpoint.pt", "history.csv", "history.json"]
+    assert sorted(path.name for path in output.iterdir()) == ["checkpoint.pt", "design.json", "history.csv", "history.json"]
     assert len(history_without_times(output)) >= 1
 
 

@@ -170,3 +170,18 @@ def test_a_launch_that_cannot_work_is_refused_before_anything_starts(launch, wor
     assert refused is not None and words in refused.result.message
     [result] = run_all([RunRequest.of(tiny_graph(), config(), launch=launch)])
     assert result.status == "failed" and result.result.failure == "config"
+
+
+def test_an_image_folder_with_augmentation_and_a_schedule_trains_on_two_processes(colour_folder, colour_network):
+    from designer.training.run import DatasetLoaded
+
+    events = []
+    folder_config = config(dataset="folder", data_folder=str(colour_folder), epochs=2, batch_size=4,
+                           learning_rate=0.004, augment="shift:2,flip", schedule="step:1:0.5")
+    ended = run(RunRequest.of(colour_network(), folder_config, launch=Processes(2, torch_threads=1)), events.append)
+    assert ended.status == "finished", ended.result.message
+    assert [metrics.learning_rate for metrics in ended.result.history] == pytest.approx([0.004, 0.002])
+    loaded = [event for event in events if isinstance(event, DatasetLoaded)]
+    assert len(loaded) == 1 and loaded[0].class_names == ("blue", "green", "red") and loaded[0].skipped_count == 4
+    assert ended.outcome.class_names == ("blue", "green", "red") and ended.trained
+    assert not launcher_children()

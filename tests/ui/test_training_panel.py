@@ -192,7 +192,7 @@ def test_a_missing_dataset_shows_its_message_and_offers_the_sample(qtbot, make_p
     finish_run(panel)
     result = panel.last_outcome.result
     assert result.status == "failed" and result.failure == "dataset"
-    box = panel._dataset_error_box
+    box = panel.prompts.dataset_error_box
     assert box is not None and box.isVisible()
     assert "CIFAR-10" in box.text() and "built-in MNIST sample" in box.informativeText()
     sample_button = next(button for button in box.buttons() if "sample" in button.text())

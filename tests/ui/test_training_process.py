@@ -92,7 +92,7 @@ def test_a_download_shows_progress_and_cancel_stops_the_run_leaving_nothing(qtbo
     panel = make_panel(tiny())
     panel.settings.set_dataset("mnist")
     assert panel.start()
-    dialog = panel._download_dialog
+    dialog = panel.prompts.download_dialog
     assert dialog is not None and dialog.isVisible()
     assert "Downloading MNIST" in dialog.labelText()
     qtbot.waitUntil(lambda: dialog.value() > 0, timeout=RUN_TIMEOUT_MS)
@@ -106,7 +106,7 @@ def test_a_download_shows_progress_and_cancel_stops_the_run_leaving_nothing(qtbo
     assert time.perf_counter() - cancelled < 5
     result = panel.last_outcome.result
     assert result.status == "stopped" and "download cancelled" in result.message
-    assert panel._download_dialog is None and not dialog.isVisible()
+    assert panel.prompts.download_dialog is None and not dialog.isVisible()
     cache = tmp_path / "cache" / "network-designer" / "datasets" / "mnist"
     assert not cache.exists() or not any(cache.iterdir()), "a partial download was left behind"
     assert not panel.document.locked
@@ -121,7 +121,7 @@ def test_an_unreachable_mirror_shows_the_dataset_message_and_offers_the_sample(q
     finish_run(panel)
     result = panel.last_outcome.result
     assert result.status == "failed" and result.failure == "dataset"
-    box = panel._dataset_error_box
+    box = panel.prompts.dataset_error_box
     assert box is not None and box.isVisible()
     assert "could not be downloaded (is the computer offline?)" in box.text()
     assert "built-in MNIST sample" in box.informativeText()

@@ -12,14 +12,14 @@ package loads neither torch nor Qt.
 """
 
 from designer.training.run.control import RunControl
-from designer.training.run.events import (BatchesDone, BatchPoints, DownloadProgress, EpochDone, RunEnded, RunEvent,
-                                          RunStarted, StatusChanged)
+from designer.training.run.events import (BatchesDone, BatchPoints, DatasetLoaded, DecodingProgress, DownloadProgress,
+                                          EpochDone, RunEnded, RunEvent, RunStarted, StatusChanged)
 from designer.training.run.path import refusal, run, run_all
 from designer.training.run.request import Launch, Local, Processes, Ray, RunRequest, new_run_id
 from designer.training.run.result import (RunOutcome, RunResult, TrainedModel, ended_without_training,
                                           trained_model)
 
-__all__ = ["BatchPoints", "BatchesDone", "DownloadProgress", "EpochDone", "Launch", "Local", "Processes", "Ray",
+__all__ = ["BatchPoints", "BatchesDone", "DatasetLoaded", "DecodingProgress", "DownloadProgress", "EpochDone", "Launch", "Local", "Processes", "Ray",
            "RunControl", "RunEnded", "RunEvent", "RunOutcome", "RunRequest", "RunResult", "RunStarted",
            "StatusChanged", "TrainedModel", "ended_without_training", "new_run_id", "refusal", "run", "run_all",
            "trained_model"]

@@ -30,6 +30,8 @@ class BatchPoints:
     #: includes the validation before it), and its images: throughput over any span
     seconds: tuple[float, ...] = ()
     sizes: tuple[int, ...] = ()
+    #: the learning rate each batch was trained with (a one-cycle schedule changes it every batch)
+    learning_rate: tuple[float, ...] = ()
 
     def samples_per_second(self) -> float:
         seconds = sum(self.seconds)
@@ -52,6 +54,33 @@ class StatusChanged(RunEvent):
 class DownloadProgress(RunEvent):
     done: int  # bytes; may pass 2**31
     total: int
+
+
+@dataclass(frozen=True)
+class DecodingProgress(RunEvent):
+    """An image folder being read: images decoded so far of ``total`` (0 while the folder is
+    still being listed, when ``done`` counts directory entries)."""
+
+    done: int
+    total: int
+
+
+@dataclass(frozen=True)
+class DatasetLoaded(RunEvent):
+    """What was read for an image folder, before training starts: for the person (``message``
+    says the classes, the counts, the cache, what was skipped) and for code (the rest)."""
+
+    message: str
+    class_names: tuple[str, ...]
+    #: the unreadable files left out, "name (why)" each, at most ``MAX_SKIPPED_LISTED`` of them
+    skipped: tuple[str, ...]
+    skipped_count: int
+    from_cache: bool  # the decoded images came from the cache: nothing was decoded
+    decoded: int  # images decoded by this run (0 when read from the cache)
+
+
+#: skipped files named in a ``DatasetLoaded`` event (the count says how many there were)
+MAX_SKIPPED_LISTED = 200
 
 
 @dataclass(frozen=True)
@@ -88,5 +117,5 @@ class RunEnded(RunEvent):
     result: object  # designer.training.run.result.RunResult
 
 
-__all__ = ["BatchPoints", "BatchesDone", "DownloadProgress", "EpochDone", "RunEnded", "RunEvent", "RunStarted",
-           "StatusChanged"]
+__all__ = ["BatchPoints", "BatchesDone", "DatasetLoaded", "DecodingProgress", "DownloadProgress", "EpochDone",
+           "MAX_SKIPPED_LISTED", "RunEnded", "RunEvent", "RunStarted", "StatusChanged"]

@@ -1,8 +1,8 @@
 """The one entry point of every training run: the command line, the Training dock and the FC lab.
 
 ``run_all(requests, emit, control)`` checks each request before anything starts — the
-settings (``TrainConfig.problems``), the design file, the dataset's name, whether the design
-fits the dataset (``designer.training.fit``) — then hands the rest to their launch and
+settings (``TrainConfig.problems``), the design file, the dataset's name (an image folder: that
+it can be listed, and its classes), whether the design fits the dataset (``designer.training.fit``) — then hands the rest to their launch and
 returns one ``RunResult`` per request, in order. ``run`` is the same for one request.
 Every request ends with one ``RunEnded`` event, refused ones included, so a listener
 needs no second way to hear about an ending.
@@ -19,7 +19,8 @@ def refusal(request):
     """A ``RunResult`` saying why ``request`` cannot run, or None when it may. No torch."""
     from designer.core import ArchitectureError
     from designer.core.fileformat import parse_document
-    from designer.data import DatasetError, dataset_info
+    from designer.data import DatasetError
+    from designer.training.datasets import describe_dataset, design_input_shape
     from designer.training.fit import check_fit
 
     problems = request.config.problems()
@@ -33,7 +34,8 @@ def refusal(request):
     except ArchitectureError as error:
         return ended_without_training(request.run_id, str(error), "design")
     try:
-        info = dataset_info(request.config.dataset)
+        # An image folder is listed (not decoded) here: its classes must fit the design too.
+        info = describe_dataset(request.config, design_input_shape(graph))
     except DatasetError as error:
         return ended_without_training(request.run_id, str(error), "dataset")
     # Refuse a misfit before a possibly long download, and before a process is started.
