@@ -228,6 +228,8 @@ class ShiftDialog(LabDialog):
             self.curves[index] = self.plot.plot([], [], pen=pen, symbol=series_symbol(index), symbolSize=size,
                                                 symbolBrush=colour, symbolPen=pg.mkPen(self.theme.plot_background))
             self.legend.addItem(self.curves[index], label)
+        # Three models (the comparison) fit on one row; more take two columns, so long names still fit.
+        self.legend.setColumnCount(3 if len(labels) == 3 else 2)
         theme_legend(self.legend, self.theme)  # the new labels in the theme's text colour
         max_shift = self.shift_spin.value()
         self.plot.setXRange(-max_shift - 0.5, max_shift + 0.5, padding=0)
