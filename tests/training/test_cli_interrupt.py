@@ -178,8 +178,8 @@ def test_two_ctrl_c_50_ms_apart_while_training_never_end_in_a_traceback(tmp_path
         if last.startswith("nothing was written"):
             assert last == "nothing was written (stopped before the first batch)" and written == [], stdout
         else:
-            assert last == f"saved history.csv, history.json and checkpoint.pt in {output}", stdout
-            assert written == ["checkpoint.pt", "history.csv", "history.json"]
+            assert last == f"saved history.csv, history.json, design.json and checkpoint.pt in {output}", stdout
+            assert written == ["checkpoint.pt", "design.json", "history.csv", "history.json"]
 
 
 def test_ctrl_c_while_training_saves_what_was_trained_and_names_exactly_those_files(tmp_path):
@@ -193,8 +193,10 @@ def test_ctrl_c_while_training_saves_what_was_trained_and_names_exactly_those_fi
     no_traceback(stdout, stderr)
     assert "stopping after the current batch; the history and checkpoint will be saved" in stderr
     assert "stopped on request at epoch" in stdout
-    assert stdout.rstrip().splitlines()[-1] == f"saved history.csv, history.json and checkpoint.pt in {output}"
-    assert sorted(path.name for path in output.iterdir()) == ["checkpoint.pt", "history.csv", "history.json"]
+    assert stdout.rstrip().splitlines()[-1] == (f"saved history.csv, history.json, design.json and checkpoint.pt "
+                                                 f"in {output}")
+    assert sorted(path.name for path in output.iterdir()) == ["checkpoint.pt", "design.json", "history.csv",
+                                                              "history.json"]
 
     from designer.training import load_checkpoint
 
