@@ -52,4 +52,11 @@ from designer.core.graph import (
 )
 from designer.core.paths import RESOURCES, TEMPLATES, template_paths
 
-__all__ = [name for name in dir() if not name.startswith("_")]
+__all__ = ["ACTIVATION_TYPES", "Analysis", "ArchitectureError", "BLOCK_TYPES", "Block", "BlockAdded", "BlockMoved",
+           "BlockRemoved", "BlockReport", "BlockType", "CATEGORIES", "CycleError", "DesignLockedError",
+           "DesignerError", "DuplicateBlockError", "DuplicateEdgeError", "ELEMENTWISE_TYPES", "Edge", "EdgeAdded",
+           "EdgeRemoved", "FC_TYPES", "Graph", "GraphError", "GraphReset", "ParamChanged", "ParamSpec",
+           "ParameterError", "RESOURCES", "RemovedBlock", "SAME", "Shape", "TEMPLATES", "TooManyInputsError",
+           "UnknownBlockError", "UnknownBlockTypeError", "VECTOR_TYPES", "WireError", "analyze", "block_type",
+           "chain", "dumps", "format_count", "format_shape", "is_fully_connected", "load_architecture", "loads",
+           "save_architecture", "summary_label", "template_paths", "to_document", "types_in_category"]

@@ -32,7 +32,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from designer.training.specs import (AUGMENT_SYNTAX as SYNTAX, MAX_PIXELS, PADDING_MODES,  # noqa: F401
+from designer.training.specs import (AUGMENT_SYNTAX as SYNTAX, MAX_PIXELS, PADDING_MODES,
                                      AugmentError, AugmentSpec, parse_augment)
 
 
@@ -119,3 +119,7 @@ def build_augmenter(text: str | None, seed: int) -> Augmenter | None:
     """An Augmenter for a spec string, or None for no augmentation (raises AugmentError)."""
     spec = parse_augment(text)
     return Augmenter(spec, seed) if spec.active else None
+
+
+__all__ = ["AugmentError", "AugmentSpec", "Augmenter", "MAX_PIXELS", "PADDING_MODES", "SYNTAX", "build_augmenter",
+           "parse_augment"]

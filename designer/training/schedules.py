@@ -30,7 +30,7 @@ import math
 
 import torch
 
-from designer.training.specs import (SCHEDULE_SYNTAX as SYNTAX, SCHEDULES, ScheduleError,  # noqa: F401
+from designer.training.specs import (SCHEDULE_SYNTAX as SYNTAX, SCHEDULES, ScheduleError,
                                      ScheduleSpec, parse_schedule)
 
 ONE_CYCLE_START_DIVIDER = 25.0  # torch's defaults, spelled out for the formula above
@@ -99,3 +99,6 @@ def build_schedule(spec: ScheduleSpec | str | None, optimizer: torch.optim.Optim
     if spec.kind == "none":
         return None
     return Schedule(spec, optimizer, epochs=epochs, batches_per_epoch=batches_per_epoch)
+
+
+__all__ = ["SCHEDULES", "SYNTAX", "Schedule", "ScheduleError", "ScheduleSpec", "build_schedule", "parse_schedule"]

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import atexit
 import gc
+import importlib
 import logging
 import multiprocessing
 import signal
@@ -88,7 +89,7 @@ def _serve(connection, flags) -> None:
     from designer.training.threads import policy
 
     policy().mark()  # the first run measures the free cores over PyTorch's loading
-    import torch  # noqa: F401 - every run needs it; load it while the window sends the first queue
+    importlib.import_module("torch")  # every run needs it; load it while the window sends the first queue
 
     from designer.training.run.result import ended_without_training
     from designer.training.session import run_session

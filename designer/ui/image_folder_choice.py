@@ -9,6 +9,8 @@ pictures themselves are decoded by the run, in the training process, with progre
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
@@ -42,8 +44,12 @@ class ImageFolderChoice(QWidget):
         self.resize_combo.setToolTip("How each picture becomes the Input block's height × width. Centre crop: "
                                      "scaled to cover it, the middle cut out (no bars whose size the network could "
                                      "learn). Letterbox: the whole picture, black bars where its shape differs.")
+        # As narrow as the settings column allows: the whole text is in the list and the tooltip.
+        self.resize_combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+        self.resize_combo.setMinimumContentsLength(12)
         self.resize_combo.currentIndexChanged.connect(self._on_resize_combo_changed)
         self.suggestion_label = QLabel()
+        self.suggestion_label.setWordWrap(True)  # the settings column stays as narrow as the form
         self.use_button = QPushButton("Use as Input")
         self.use_button.setToolTip("Set the Input block to the shape these pictures suggest (one undo step); "
                                    "any shape works, pictures are resized to the Input")
@@ -102,6 +108,7 @@ class ImageFolderChoice(QWidget):
         self.set_folder(self.folder)
 
     def _show(self) -> None:
+        self.summary_label.setToolTip(self.folder or "")
         if self.folder is None:
             self.summary_label.setText("No folder chosen: click Folder….")
         elif self.problem:
@@ -110,8 +117,9 @@ class ImageFolderChoice(QWidget):
             info = self.info
             names = ", ".join(info.class_names[:6]) + (f", … ({info.num_classes - 6} more)"
                                                        if info.num_classes > 6 else "")
-            self.summary_label.setText(f"Pictures in {self.folder}: {info.num_classes} classes ({names}); "
-                                       f"{info.train_size + info.test_size:,} image files")
+            # The folder's name, not its path: a long path has no place to wrap in a narrow column.
+            self.summary_label.setText(f"{Path(self.folder).name or self.folder}: {info.num_classes} classes "
+                                       f"({names}); {info.train_size + info.test_size:,} image files")
         self.suggestion_label.setText(f"Suggested Input: {format_shape(self.suggestion)}" if self.suggestion else "")
         self.suggestion_label.setVisible(self.suggestion is not None)
         self.use_button.setVisible(self.suggestion is not None)

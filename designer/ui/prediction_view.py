@@ -45,12 +45,15 @@ class NeuronBars(pg.GraphicsLayoutWidget):
         super().__init__(parent)
         self.plots: list[pg.PlotItem] = []
         self.bars: list[pg.BarGraphItem] = []
+        self.titles: list[str] = []  # each plot's title, written again in a new theme's colour
         self.apply_theme(current_theme())
         theme_notifier().theme_changed.connect(self.apply_theme)
 
     @Slot(object)
     def apply_theme(self, theme) -> None:
         self.setBackground(theme.plot_background)
+        for plot, title in zip(self.plots, self.titles):
+            plot.setTitle(title, color=hex_colour(theme.plot_text), size="9pt")
         for plot in self.plots:
             for axis in ("left", "bottom"):
                 plot.getAxis(axis).setTextPen(pg.mkPen(theme.plot_text))
@@ -59,7 +62,7 @@ class NeuronBars(pg.GraphicsLayoutWidget):
     def show_layers(self, layers, class_names) -> None:
         if len(self.plots) != len(layers):
             self.clear()
-            self.plots, self.bars = [], []
+            self.plots, self.bars, self.titles = [], [], []
             for row in range(len(layers)):
                 plot = self.addPlot(row=row, col=0)
                 plot.setMenuEnabled(False)
@@ -80,8 +83,10 @@ class NeuronBars(pg.GraphicsLayoutWidget):
             bars.setOpts(x=np.arange(len(values), dtype=np.float64), height=values,
                          width=0.8 if len(values) <= 200 else 1.0, brushes=brushes, pens=[pg.mkPen(None)] * len(values))
             kind = "class scores (logits)" if row == last else "activations"
-            plot.setTitle(f"{html.escape(block_id)}: {len(values)} neurons, {kind} — most active: "
-                          + ", ".join(f"#{int(neuron)}" for neuron in loudest), color=text, size="9pt")
+            title = (f"{html.escape(block_id)}: {len(values)} neurons, {kind} — most active: "
+                     + ", ".join(f"#{int(neuron)}" for neuron in loudest))
+            self.titles[row:row + 1] = [title]
+            plot.setTitle(title, color=text, size="9pt")
             plot.setXRange(-1, len(values), padding=0.01)
             low, high = float(min(0.0, values.min())), float(max(0.0, values.max()))
             plot.setYRange(low, high if high > low else low + 1, padding=0.05)

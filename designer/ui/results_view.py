@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, Qt, Signal, Slot
-from PySide6.QtGui import QFont, QImage, QPixmap
+from PySide6.QtGui import QFont, QFontMetrics, QImage, QPixmap
 from PySide6.QtWidgets import (QGridLayout, QHBoxLayout, QLabel, QPushButton, QScrollArea,
                                QSizePolicy, QSplitter, QVBoxLayout, QWidget)
 
@@ -55,6 +55,9 @@ class ConfusionMatrixView(pg.PlotWidget):
         plot.setMouseEnabled(False, False)
         self.count_items: list[pg.TextItem] = []
         self.matrix = np.zeros((0, 0), dtype=np.int64)
+        self.tick_labels: list[str] = []  # the class names beside the rows
+        self.column_labels: list[str] = []  # the same under the columns, cut to the columns' width
+        plot.getViewBox().sigResized.connect(self._label_columns)
         self.apply_theme(current_theme())
         theme_notifier().theme_changed.connect(self.apply_theme)
 
@@ -94,12 +97,25 @@ class ConfusionMatrixView(pg.PlotWidget):
             item.setText(str(matrix[row, column]) if matrix[row, column] else "",
                          color="w" if share > 0.5 else "#222")
             item.setFont(font)
-        short = [name if len(name) <= 8 else name[:7] + "…" for name in class_names]
-        ticks = [[(index + 0.5, name) for index, name in enumerate(short)]]
-        plot = self.getPlotItem()
-        plot.getAxis("left").setTicks(ticks)
-        plot.getAxis("bottom").setTicks(ticks)
-        plot.setRange(xRange=(0, classes), yRange=(0, classes), padding=0.02)
+        short = self.tick_labels = [name if len(name) <= 8 else name[:7] + "…" for name in class_names]
+        self.getPlotItem().getAxis("left").setTicks([[(index + 0.5, name) for index, name in enumerate(short)]])
+        self.getPlotItem().setRange(xRange=(0, classes), yRange=(0, classes), padding=0.02)
+        self._label_columns()
+
+    def _label_columns(self, *_resized) -> None:
+        """The names under the columns, each cut to its column's width: side by side they
+        would run into each other (beside the rows there is room for the whole short name)."""
+        classes = len(self.tick_labels)
+        if not classes:
+            return
+        view = self.getPlotItem().getViewBox()
+        side = min(view.width(), view.height())  # the matrix is square (aspect locked)
+        column = side / (classes * 1.04) - 4 if side > 0 else 0
+        metrics = QFontMetrics(self.getPlotItem().getAxis("bottom").style.get("tickFont") or self.font())
+        labels = self.column_labels = [
+            (metrics.elidedText(name, Qt.ElideRight, int(column)) or name[:1]) if column > 0 else name
+            for name in self.tick_labels]
+        self.getPlotItem().getAxis("bottom").setTicks([[(index + 0.5, name) for index, name in enumerate(labels)]])
 
 
 class ResultsView(QWidget):

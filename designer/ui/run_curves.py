@@ -1,7 +1,8 @@
 """The Runs view's plots: validation accuracy and loss per epoch of the selected runs, overlaid.
 
-One curve per selected run, each in its own colour and marker (the table's first column
-names the run in the same colour). Curves are made when a run is selected and fed with
+One curve per selected run, each in its own colour and marker; the table marks each overlaid
+run with a dot of its colour, which is the legend (a legend of run names in the plot would be
+wider than the plots at the default window size). Curves are made when a run is selected and fed with
 ``setData``; a run's curves are removed when it is deselected.
 """
 
@@ -28,14 +29,11 @@ class RunCurves(pg.GraphicsLayoutWidget):
         self.setMinimumHeight(160)
         self.accuracy_plot = self.addPlot(row=0, col=0)
         self.loss_plot = self.addPlot(row=0, col=1)
-        self.legend = pg.LegendItem(colCount=3, horSpacing=16, verSpacing=-6)
-        self.addItem(self.legend, row=1, col=0, colspan=2)
         for plot in (self.accuracy_plot, self.loss_plot):
             plot.showGrid(x=True, y=True, alpha=0.25)
             plot.setMenuEnabled(False)
             for axis in ("left", "bottom"):
                 plot.getAxis(axis).enableAutoSIPrefix(False)
-        self.accuracy_plot.setYRange(0, 1, padding=0.02)
         self.curves: dict[str, tuple[pg.PlotDataItem, pg.PlotDataItem]] = {}
         self.apply_theme(current_theme())
         theme_notifier().theme_changed.connect(self.apply_theme)
@@ -49,9 +47,6 @@ class RunCurves(pg.GraphicsLayoutWidget):
             for axis in ("left", "bottom"):
                 plot.getAxis(axis).setTextPen(pg.mkPen(theme.plot_text))
                 plot.getAxis(axis).setPen(pg.mkPen(theme.plot_axis))
-        self.legend.setLabelTextColor(theme.plot_text)
-        for _sample, label in self.legend.items:
-            label.setText(label.text)
 
     def show_runs(self, records: list, colours: dict[str, int]) -> None:
         """Overlay ``records`` (``RunRecord``s); ``colours[name]`` is each run's colour index."""
@@ -59,7 +54,6 @@ class RunCurves(pg.GraphicsLayoutWidget):
         for name in [name for name in self.curves if name not in wanted]:
             for plot, curve in zip((self.accuracy_plot, self.loss_plot), self.curves.pop(name)):
                 plot.removeItem(curve)
-            self.legend.removeItem(name)
         for name, record in wanted.items():
             if name in self.curves:
                 continue
@@ -71,8 +65,9 @@ class RunCurves(pg.GraphicsLayoutWidget):
             loss = _values(record.validation_loss, record.train_loss)
             curves = (self.accuracy_plot.plot(x, accuracy, **style), self.loss_plot.plot(x, loss, **style))
             self.curves[name] = curves
-            self.legend.addItem(curves[0], name)
-        self.accuracy_plot.enableAutoRange(x=True)
+        # Both axes follow the runs: runs worth comparing differ by a point or two, which a
+        # fixed 0…1 accuracy axis would flatten into one line.
+        self.accuracy_plot.enableAutoRange()
         self.loss_plot.enableAutoRange()
 
     def curve_count(self) -> int:

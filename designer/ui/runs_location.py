@@ -50,4 +50,9 @@ def set_runs_folder(folder: str | Path | None, settings: QSettings | None = None
     settings.sync()
 
 
-__all__ = ["ENVIRONMENT", "runs_folder", "set_runs_folder"]
+def default_runs_folder() -> Path:
+    """Where the next run is saved when the window has not said otherwise."""
+    return runs_folder()[0]
+
+
+__all__ = ["ENVIRONMENT", "default_runs_folder", "runs_folder", "set_runs_folder"]

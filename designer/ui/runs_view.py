@@ -14,15 +14,18 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QUrl, Signal, Slot
-from PySide6.QtGui import QColor, QDesktopServices
+from PySide6.QtCore import QRectF, Qt, QUrl, Signal, Slot
+from PySide6.QtGui import QColor, QDesktopServices, QIcon, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QMessageBox,
                                QPushButton, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from designer.training.run_history import RunDeletionError, RunRecord, delete_run, list_runs
 from designer.ui.runs_location import runs_folder, set_runs_folder
 
-COLUMNS = ("Run", "Design", "Dataset", "Best val. acc.", "Test acc.", "Started", "Time", "Parameters", "Settings")
+#: the figures that tell runs apart first: at the default window size the table shows about five columns
+COLUMNS = ("Run", "Best val.", "Test acc.", "Dataset", "Parameters", "Time", "Started", "Design", "Settings")
+NUMBER_COLUMNS = ("Best val.", "Test acc.", "Parameters", "Time")
+MARKER_SIZE = 10
 
 
 class _SortableItem(QTableWidgetItem):
@@ -50,6 +53,21 @@ def _duration(seconds: float | None) -> str:
     return f"{minutes}:{rest:02d}" if minutes < 60 else f"{minutes // 60}:{minutes % 60:02d}:{rest:02d}"
 
 
+def _marker(colour: str | None) -> QIcon:
+    """A round marker in ``colour``; transparent for None (the names stay aligned)."""
+    pixmap = QPixmap(MARKER_SIZE, MARKER_SIZE)
+    pixmap.fill(Qt.transparent)
+    if colour is not None:
+        painter = QPainter(pixmap)
+        painter.setRenderHint(QPainter.Antialiasing)
+        # A white ring: a blue marker on the blue of a selected row would vanish without it.
+        painter.setPen(QPen(QColor("white"), 1.5))
+        painter.setBrush(QColor(colour))
+        painter.drawEllipse(QRectF(0.75, 0.75, MARKER_SIZE - 1.5, MARKER_SIZE - 1.5))
+        painter.end()
+    return QIcon(pixmap)
+
+
 class RunsView(QWidget):
     """Meant for a dock. ``open_design(graph)`` and ``open_checkpoint(path)`` are the window's ways in."""
 
@@ -65,6 +83,7 @@ class RunsView(QWidget):
         self._colours: dict[str, int] = {}
         self.curves = None  # RunCurves, made on first show
         self._loaded = False
+        self._sized = False  # True once the person has moved the splitter
 
         self.folder_label = QLabel()
         self.folder_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
@@ -117,8 +136,9 @@ class RunsView(QWidget):
         self.splitter = QSplitter(Qt.Horizontal)
         self.splitter.addWidget(table_box)
         self.splitter.addWidget(QLabel("Select runs to overlay their curves."))  # the plots' stand-in
-        self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 2)
+        self.splitter.setStretchFactor(0, 5)
+        self.splitter.setStretchFactor(1, 4)
+        self.splitter.splitterMoved.connect(self._on_splitter_moved)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(header)
@@ -153,6 +173,22 @@ class RunsView(QWidget):
         super().showEvent(event)
         if not self._loaded:
             self.refresh()
+        self._share_width()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        self._share_width()
+
+    def _share_width(self) -> None:
+        # The table's first columns (run, best validation and test accuracy, dataset) in view and
+        # room for both plots, until the person moves the splitter.
+        if not self._sized and self.splitter.width() > 0:
+            width = self.splitter.width()
+            self.splitter.setSizes([width * 5 // 9, width - width * 5 // 9])
+
+    @Slot(int, int)
+    def _on_splitter_moved(self, _position: int, _index: int) -> None:
+        self._sized = True
 
     @Slot()
     def refresh(self) -> None:
@@ -183,20 +219,23 @@ class RunsView(QWidget):
         muted = QColor("#8A939E")
         for row, record in enumerate(self.records):
             when = record.created
-            cells = [
-                (record.name, record.name), (record.design_name or "–", record.design_name),
-                (record.dataset or "–", record.dataset), (_percent(record.best_validation_accuracy),
-                                                          record.best_validation_accuracy),
-                (_percent(record.test_accuracy), record.test_accuracy),
-                (when.strftime("%Y-%m-%d %H:%M") if when else "–", when.timestamp() if when else None),
-                (_duration(record.seconds), record.seconds),
-                (f"{record.parameters:,}" if record.parameters is not None else "–", record.parameters),
-                (record.settings if record.readable else f"not readable: {record.problem}", record.settings),
-            ]
-            for column, (text, key) in enumerate(cells):
+            cells = {
+                "Run": (record.name, record.name),
+                "Best val.": (_percent(record.best_validation_accuracy), record.best_validation_accuracy),
+                "Test acc.": (_percent(record.test_accuracy), record.test_accuracy),
+                "Dataset": (record.dataset or "–", record.dataset),
+                "Parameters": (f"{record.parameters:,}" if record.parameters is not None else "–", record.parameters),
+                "Time": (_duration(record.seconds), record.seconds),
+                "Started": (when.strftime("%Y-%m-%d %H:%M") if when else "–", when.timestamp() if when else None),
+                "Design": (record.design_name or "–", record.design_name),
+                "Settings": (record.settings if record.readable else f"not readable: {record.problem}",
+                             record.settings),
+            }
+            for column, name in enumerate(COLUMNS):
+                text, key = cells[name]
                 item = _SortableItem(text, key)
                 item.setData(Qt.UserRole, record.name)
-                if column in (3, 4, 6, 7):
+                if name in NUMBER_COLUMNS:
                     item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
                 tip = record.message if record.readable else record.problem
                 item.setToolTip(f"{record.folder}\n{tip}" if tip else str(record.folder))
@@ -208,13 +247,15 @@ class RunsView(QWidget):
         self._colour_names()
 
     def _colour_names(self) -> None:
+        """A marker in its curve's colour before each overlaid run's name (a marker, not the
+        text's colour: that would vanish under the selection's highlight)."""
         from designer.ui.run_curves import run_colour
 
+        blank = _marker(None)
         for row in range(self.table.rowCount()):
             item = self.table.item(row, 0)
             index = self._colours.get(item.data(Qt.UserRole))
-            if index is not None:
-                item.setForeground(QColor(run_colour(index)))
+            item.setIcon(blank if index is None else _marker(run_colour(index)))
 
     def _make_curves(self) -> None:
         if self.curves is not None:
@@ -263,11 +304,6 @@ class RunsView(QWidget):
         self._colours = {name: index for name, index in self._colours.items() if name in names}
         if self.curves is not None:
             self.curves.show_runs(records, self._colours)
-        for row in range(self.table.rowCount()):  # names in their curve's colour, the others as they were
-            item = self.table.item(row, 0)
-            record = self.record(item.data(Qt.UserRole))
-            if record is not None and record.readable:
-                item.setForeground(self.table.palette().text())
         self._colour_names()
         self._update_buttons()
 

@@ -75,6 +75,8 @@ def install_training(main_window) -> TrainingPanel:
                     open_checkpoint=lambda path: _open_run_checkpoint(panel, path), settings=main_window.settings)
     runs_dock = main_window.add_dock(runs, Qt.DockWidgetArea.BottomDockWidgetArea, "Runs", "runs")
     main_window.tabifyDockWidget(dock, runs_dock)
+    if neighbour is not None:
+        neighbour.raise_()  # the window opens on the Parameters table, not on the last tab added
     panel.run_saved.connect(runs.refresh)
     main_window.runs_view = runs
     predictions = panel.predictions = ImagePredictions(panel)

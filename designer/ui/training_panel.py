@@ -8,7 +8,8 @@ half-changed. Closing the window stops and joins the run (``shutdown``).
 
 The pieces live beside this file: the settings form (``training_settings``, with the image
 folder's ``image_folder_choice``), the fit check (``training_fit``), the progress bars
-(``run_progress``), the diagnosis box (``diagnosis_view``), checkpoints
+(``run_progress``), the Curves and Results tabs (``training_outputs``, with the diagnosis box
+and the learning-rate plot), whether the results are stale (``results_staleness``), checkpoints
 (``training_checkpoints``), the dataset prompts (``dataset_prompts``) and the menu
 (``training_menu``, with the Runs dock and Predict Image…). Every run that trains is saved in
 the runs folder (``runs_location``) by the worker thread, like the command line's.
@@ -18,22 +19,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer, Signal, Slot
-from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QPushButton, QScrollArea, QSplitter,
-                               QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QScrollArea, QSplitter, QVBoxLayout, QWidget
 
 from designer.training.diagnosis import Diagnosis, diagnose
 from designer.training.fit import FitCheck
 from designer.training.records import EpochMetrics, TrainConfig, best_epoch
 from designer.training.run import Local, RunOutcome, RunRequest, TrainedModel, refusal
 from designer.ui.dataset_prompts import DatasetPrompts
-from designer.ui.diagnosis_view import DiagnosisView
 from designer.ui.document import DesignDocument
+from designer.ui.results_staleness import ResultsStaleness
 from designer.ui.run_progress import RunProgress
+from designer.ui.runs_location import default_runs_folder
 from designer.ui.style import current_theme, hex_colour, theme_notifier
 from designer.ui.training_checkpoints import CheckpointActions
 from designer.ui.training_fit import apply_changes, dataset_description, dataset_fit, use_input_shape
-from designer.ui.training_run import TrainingRun
+from designer.ui.training_outputs import TrainingOutputs
+from designer.ui.training_run import TrainingRun, starts_training_process
 from designer.ui.training_settings import FitWarning, TrainingSettings
 
 #: how long closing the window waits for a run to wind down before giving up on it
@@ -74,10 +76,14 @@ class TrainingPanel(QWidget):
         self._num_classes = 10
         self.dock = None  # the QDockWidget holding this panel, once installed
         #: where runs are saved (the window sets it to the Runs view's folder)
-        self.runs_folder_of = _default_runs_folder
+        self.runs_folder_of = default_runs_folder
 
         self._build_settings()
-        self._build_outputs()
+        self.tabs = TrainingOutputs(self.checkpoints, self.training)
+        self.tabs.created.connect(self._on_tabs_created)
+        self.tabs.images_dropped.connect(self.images_dropped)
+        self.diagnosis_view = self.tabs.diagnosis_view
+        self.diagnosis_view.block_activated.connect(self._on_diagnosis_view_block_activated)
         # Start/Stop, the progress and the result sit above the settings form, which scrolls:
         # at 1400×900 the dock is too short for both, and what a run is doing must never be
         # below the fold (issue 14c).
@@ -107,12 +113,7 @@ class TrainingPanel(QWidget):
         self.settings.dataset_changed.connect(self._on_settings_dataset_changed)
         self.settings.image_folder.input_suggested.connect(self._on_image_folder_input_suggested)
         document.analysis_changed.connect(self._on_document_analysis_changed)
-        #: the network the results tab shows results of (``network_key``), None when it shows none
-        self._results_key = None
-        self._stale_check = QTimer(self)
-        self._stale_check.setSingleShot(True)
-        self._stale_check.setInterval(100)  # once after a burst of edits, not at every keystroke
-        self._stale_check.timeout.connect(self._on_stale_check_timeout)
+        self.staleness = ResultsStaleness(document, self.tabs, self)
         document.locked_changed.connect(self._on_document_locked_changed)
         self._refresh_input_check()
         self.set_running(False)
@@ -156,80 +157,22 @@ class TrainingPanel(QWidget):
         self.settings_area.setWidget(box)
         # Never a horizontal scroll bar: the form is as wide as the column (its fields shrink).
         self.settings_area.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
-        self.settings_area.setMinimumWidth(box.minimumSizeHint().width()
-                                           + self.settings_area.verticalScrollBar().sizeHint().width())
+        self._fit_settings_width()
         theme_notifier().theme_changed.connect(self._on_theme_changed)
-
-    def _build_outputs(self) -> None:
-        # The curves and the results need pyqtgraph, whose import costs a good part of the
-        # window's start-up: they are made right after the window is on screen (or when first
-        # used), with empty stand-ins until then.
-        self._plots = None
-        self._results = None
-        self.export_plot_button = QPushButton("Export plot…")
-        self.export_plot_button.setToolTip("Save the curves as PNG or SVG")
-        self.export_plot_button.clicked.connect(self.checkpoints.export_plot)
-        self.export_history_button = QPushButton("Export history (CSV)…")
-        self.export_history_button.clicked.connect(self.checkpoints.export_history)
-        self.diagnosis_view = DiagnosisView()
-        self.diagnosis_view.block_activated.connect(self._on_diagnosis_view_block_activated)
-        # The exports sit beside the tabs, not in a row of their own: the curves get that height.
-        exports = QWidget()
-        export_row = QHBoxLayout(exports)
-        export_row.setContentsMargins(0, 0, 2, 2)
-        export_row.addWidget(self.export_plot_button)
-        export_row.addWidget(self.export_history_button)
-        curves = QWidget()
-        self._curves_layout = QVBoxLayout(curves)
-        self._curves_layout.setContentsMargins(0, 0, 0, 0)
-        self._curves_layout.addWidget(QWidget(), 1)  # the plots' stand-in
-        self._curves_layout.addWidget(self.diagnosis_view)
-        self.tabs = QTabWidget()
-        self.tabs.addTab(curves, "Curves")
-        self.tabs.addTab(QWidget(), "Results")
-        self.tabs.setCornerWidget(exports, Qt.TopRightCorner)
-        QTimer.singleShot(0, self._create_outputs)
 
     @property
     def plots(self):
         """The curves (``TrainingPlots``), made now if they do not exist yet."""
-        self._create_outputs()
-        return self._plots
+        return self.tabs.plots
+
+    @property
+    def learning_rate_plot(self):
+        return self.tabs.learning_rate_plot
 
     @property
     def results(self):
         """The results view (``ResultsView``), made now if it does not exist yet."""
-        self._create_outputs()
-        return self._results
-
-    @Slot()
-    def _create_outputs(self) -> None:
-        if self._plots is not None:
-            return
-        from designer.ui.learning_rate_plot import LearningRatePlot
-        from designer.ui.results_view import ResultsView
-        from designer.ui.training_plots import TrainingPlots
-
-        self._plots, self.learning_rate_plot = TrainingPlots(), LearningRatePlot()
-        self.learning_rate_plot.follow(self.training)
-        row = QSplitter(Qt.Horizontal)  # the learning rate beside the curves, narrower, when it changes
-        row.addWidget(self._plots)
-        row.addWidget(self.learning_rate_plot)
-        row.setSizes([900, 220])
-        stand_in = self._curves_layout.itemAt(0).widget()
-        self._curves_layout.replaceWidget(stand_in, row)
-        stand_in.deleteLater()
-        self._results = ResultsView()
-        self._results.save_checkpoint_requested.connect(self.checkpoints.save_interactively)
-        self._results.load_checkpoint_requested.connect(self.checkpoints.load_interactively)
-        self._results.images_dropped.connect(self.images_dropped)
-        current = self.tabs.currentIndex()
-        stand_in = self.tabs.widget(1)
-        self.tabs.removeTab(1)
-        stand_in.deleteLater()
-        self.tabs.insertTab(1, self._results, "Results")
-        self.tabs.setCurrentIndex(current)
-        self.set_running(self.running)
+        return self.tabs.results
 
     # ------------------------------------------------------------------ settings and the fit check
 
@@ -263,24 +206,21 @@ class TrainingPanel(QWidget):
     @Slot()
     def _on_settings_dataset_changed(self) -> None:
         self._refresh_input_check()
+        self._fit_settings_width()
+
+    def _fit_settings_width(self) -> None:
+        # Never narrower than the form (no horizontal scroll bar: a field would be cut off); the
+        # form grows when an image folder's settings appear under the dataset.
+        self.settings_area.setMinimumWidth(self.settings_area.widget().minimumSizeHint().width()
+                                           + self.settings_area.verticalScrollBar().sizeHint().width())
 
     @Slot(object)
     def _on_document_analysis_changed(self, _analysis) -> None:
         self._refresh_input_check()
-        if self._results_key is not None:
-            self._stale_check.start()
 
     def mark_results_current(self) -> None:
         """The results tab now shows results of the design as it is (a run ended, a checkpoint loaded)."""
-        self._results_key = network_key(self.document.graph)
-        self._stale_check.stop()
-        if self._results is not None:
-            self._results.set_stale(False)
-
-    @Slot()
-    def _on_stale_check_timeout(self) -> None:
-        if self._results_key is not None:
-            self.results.set_stale(network_key(self.document.graph) != self._results_key)
+        self.staleness.mark_current()
 
     @Slot(bool)
     def _on_document_locked_changed(self, locked: bool) -> None:
@@ -297,10 +237,15 @@ class TrainingPanel(QWidget):
         self.stop_button.setEnabled(running)
         self.settings.set_running(running)
         self.adapt_button.setEnabled(not running and not self.document.locked)
-        if self._results is not None:  # else set when it is made
-            self._results.load_button.setEnabled(not running)
-            self._results.set_checkpoint_available(not running and self.trained is not None)
-        self.export_history_button.setEnabled(bool(self.history))
+        results = self.tabs.results_made
+        if results is not None:  # else set when it is made
+            results.load_button.setEnabled(not running)
+            results.set_checkpoint_available(not running and self.trained is not None)
+        self.tabs.export_history_button.setEnabled(bool(self.history))
+
+    @Slot()
+    def _on_tabs_created(self) -> None:
+        self.set_running(self.running)
 
     @Slot()
     def _on_start_button_clicked(self) -> None:
@@ -341,7 +286,7 @@ class TrainingPanel(QWidget):
         self.diagnosis_view.show_diagnosis(None)
         self.progress.reset()
         self.tabs.setCurrentIndex(0)
-        starts_process = _starts_training_process(self.launch)
+        starts_process = starts_training_process(self.launch)
         if not self.training.start([request], save_runs_in=self.runs_folder_of()):
             return False
         self.run_starting.emit()
@@ -405,7 +350,7 @@ class TrainingPanel(QWidget):
         self.history.append(event.metrics)
         self.plots.add_epoch(event.metrics)
         self.plots.set_best_epoch(best_epoch(self.history))
-        self.export_history_button.setEnabled(True)
+        self.tabs.export_history_button.setEnabled(True)
         self.diagnosis = diagnose(self.history, self.document.analysis, num_classes=self._num_classes)
         self.diagnosis_view.show_diagnosis(self.diagnosis)
 
@@ -439,11 +384,11 @@ class TrainingPanel(QWidget):
         if finished and finished[0].model is not None:
             self.trained = finished[0].model
         if finished and finished[0].saved_to:
-            self.set_status(f"{self.status_label.text()} Saved in {finished[0].saved_to}.",
+            self.set_status(f"{_sentence(self.status_label.text())} Saved in {finished[0].saved_to}.",
                             error=finished[0].result.status == "failed")
             self.run_saved.emit(finished[0].saved_to)
         elif finished and finished[0].save_error:
-            self.set_status(f"{self.status_label.text()} Note: {finished[0].save_error}.", error=True)
+            self.set_status(f"{_sentence(self.status_label.text())} Note: {finished[0].save_error}.", error=True)
         if outcome.error:
             self.set_status(f"Failed: training failed unexpectedly ({outcome.error}); this is a bug, please "
                              f"report it", error=True)
@@ -491,27 +436,10 @@ class TrainingPanel(QWidget):
         self.diagnosis_view.show_diagnosis(self.diagnosis)
 
 
-def _default_runs_folder() -> Path:
-    from designer.ui.runs_location import runs_folder
-
-    return runs_folder()[0]
-
-
-def network_key(graph) -> tuple:
-    """What makes the network the network: blocks, their settings and their wires. Not where
-    the blocks sit on the canvas, nor the design's name: moving a block leaves results current."""
-    blocks = tuple(sorted((block.id, block.type_id, repr(sorted(block.params.items()))) for block in graph))
-    edges = tuple(sorted((edge.source, edge.target, edge.port) for edge in graph.edges))
-    return blocks, edges
-
-
-def _starts_training_process(launch) -> bool:
-    """Whether a run on ``launch`` must first start the training process (about 4 s: PyTorch loads)."""
-    if not (isinstance(launch, Local) and launch.own_process):
-        return False
-    from designer.training import service
-
-    return not service.has_idle_process()
+def _sentence(text: str) -> str:
+    """``text`` ending as a sentence, so that another can follow it."""
+    text = text.rstrip()
+    return text if not text or text[-1] in ".!?…" else text + "."
 
 
 __all__ = ["TrainingPanel"]

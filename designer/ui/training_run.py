@@ -30,6 +30,10 @@ class FinishedRun:
     save_error: str = ""  # why it could not be saved, for a person
 
 
+#: what a run reports while it gets its data, before it trains
+DATA_EVENTS = (StatusChanged, DownloadProgress, DecodingProgress, DatasetLoaded)
+
+
 class TrainingRun(QObject):
     status_changed = Signal(object)  # StatusChanged
     download_progress = Signal(object)  # DownloadProgress
@@ -86,9 +90,11 @@ class TrainingRun(QObject):
             loaded = [not needs_torch]
 
             def emit(event) -> None:
-                if not loaded[0]:
+                if not loaded[0] and not isinstance(event, DATA_EVENTS):
                     # The trained networks are rebuilt here afterwards; load torch now, while the
-                    # training process starts up on the other CPU (a no-op after the first run).
+                    # training process trains (a no-op after the first run). Not while it reads
+                    # the data: the import holds this thread for seconds, and an image folder's
+                    # decoding progress, and its Cancel, would reach the window only after it.
                     _load_torch()
                     loaded[0] = True
                 context.report(event)
@@ -181,4 +187,15 @@ def _load_torch() -> None:
         _torch_settled = True
 
 
-__all__ = ["FinishedRun", "TrainingRun"]
+def starts_training_process(launch) -> bool:
+    """Whether a run on ``launch`` must first start the training process (about 4 s: PyTorch loads)."""
+    from designer.training.run import Local
+
+    if not (isinstance(launch, Local) and launch.own_process):
+        return False
+    from designer.training import service
+
+    return not service.has_idle_process()
+
+
+__all__ = ["FinishedRun", "TrainingRun", "starts_training_process"]

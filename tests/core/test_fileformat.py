@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 
 import jsonschema
 import pytest
@@ -15,7 +14,6 @@ from designer.core import (
     BLOCK_TYPES,
     ArchitectureError,
     Graph,
-    chain,
     dumps,
     load_architecture,
     loads,

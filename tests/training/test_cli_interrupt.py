@@ -193,8 +193,8 @@ def test_ctrl_c_while_training_saves_what_was_trained_and_names_exactly_those_fi
     no_traceback(stdout, stderr)
     assert "stopping after the current batch; the history and checkpoint will be saved" in stderr
     assert "stopped on request at epoch" in stdout
-    assert stdout.rstrip().splitlines()[-1] == (f"saved history.csv, history.json, design.json and checkpoint.pt "
-                                                 f"in {output}")
+    assert stdout.rstrip().splitlines()[-1] == \
+        f"saved history.csv, history.json, design.json and checkpoint.pt in {output}"
     assert sorted(path.name for path in output.iterdir()) == ["checkpoint.pt", "design.json", "history.csv",
                                                               "history.json"]
 

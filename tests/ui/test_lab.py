@@ -222,7 +222,6 @@ def test_lab_runs_train_in_the_training_process_not_in_the_window(lab_window, qt
     """The side-by-side pair and a sweep's variants go to the training process as queues; the
     window's process constructs no Trainer."""
     from designer.training import service, trainer
-    from designer.training.run import RunStarted
 
     constructed, queues = [], []
     original_init, original_start = trainer.Trainer.__init__, service.TrainingProcess.start_runs
