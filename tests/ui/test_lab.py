@@ -273,3 +273,64 @@ def test_neurons_show_fc_activations_and_top_predictions(lab_window, qtbot):
     wait_idle(qtbot, dialog)
     qtbot.waitUntil(lambda: dialog.result["index"] == 7, timeout=RUN_TIMEOUT_MS)
     assert "#7" in dialog.status_text()
+
+
+def test_where_is_the_cat_trains_and_compares_fc_augmented_fc_and_gap(lab_window, qtbot):
+    """Issue 13: the FC head, the FC head trained with shift augmentation and the GAP head, three
+    curves with their names, and a verdict with the measured figures."""
+    window = lab_window
+    dialog = window.fc_lab.dialog("shift")
+    dialog.samples_spin.setValue(200)
+    dialog.shift_spin.setValue(4)
+    dialog.augment_spin.setValue(3)
+    dialog.show()
+    assert dialog.start_comparison(), dialog.status_text()
+    assert dialog.cancel_button.isEnabled() and not dialog.compare_button.isEnabled()
+    wait_idle(qtbot, dialog)
+    labels = dialog.legend_labels()
+    assert len(labels) == 3, (labels, dialog.status_text())
+    assert labels[0].startswith("FC head (") and labels[2].startswith("GAP head")
+    assert labels[1] == "FC head + shift augmentation (±3 px)"
+    assert [dialog.point_count(index) for index in range(3)] == [9, 9, 9]
+    augmented = dialog.comparison["models"][1]
+    assert augmented.config.augment == "shift:3"
+    assert [model.config.augment for model in dialog.comparison["models"]] == ["", "shift:3", ""]
+    # The verdict quotes the three accuracies at ±3 px as the table measured them.
+    assert dialog.verdict_label.isVisibleTo(dialog)
+    verdict = dialog.verdict_label.text()
+    assert verdict.startswith("At ±3 px the FC head keeps ")
+    plain = dict(dialog.results[0]["points"])
+    assert f"{(plain[3] + plain[-3]) / 2:.1%}" in verdict
+    assert "FC head + shift augmentation" in dialog.table_label.text()
+    assert "Done: trained on mnist-sample" in dialog.status_text()
+    # The three are now the lab's models: a plain probe (the Probe button) finds them.
+    lab_labels = [model.label for model in window.fc_lab.models.all()]
+    assert all(label in lab_labels for label in labels)
+
+
+def test_where_is_the_cat_comparison_can_be_cancelled(lab_window, qtbot):
+    window = lab_window
+    window.training_panel.settings.epochs_spin.setValue(50)
+    dialog = window.fc_lab.dialog("shift")
+    dialog.show()
+    assert dialog.start_comparison()
+    qtbot.waitUntil(lambda: dialog.progress.format().startswith("training 1/3"), timeout=RUN_TIMEOUT_MS)
+    dialog.cancel_button.click()
+    wait_idle(qtbot, dialog)
+    assert "Cancelled before the three variants had trained" in dialog.status_text()
+    assert dialog.comparison is None and not dialog.verdict_label.isVisibleTo(dialog)
+    assert dialog.compare_button.isEnabled() and dialog.run_button.isEnabled()
+    assert not any("shift augmentation" in model.label for model in window.fc_lab.models.all())
+
+
+def test_where_is_the_cat_comparison_needs_an_fc_head(lab_window, qtbot):
+    from designer.core import load_architecture
+
+    window = lab_window
+    graph = load_architecture(TEMPLATES / "lenet5.json")
+    for block_id in [block.id for block in graph if block.type.fully_connected]:
+        graph.remove_block(block_id)
+    window.document.replace_graph(graph, "no FC")
+    dialog = window.fc_lab.dialog("shift")
+    assert not dialog.start_comparison()
+    assert "Cannot compare: the design has no FC layer" in dialog.status_text()

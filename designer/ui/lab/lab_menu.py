@@ -23,7 +23,8 @@ FEATURES = (
     ("gap", "FC Head → &GAP (side-by-side run)", "designer.ui.lab.gap_dialog", "GapDialog",
      "Replace the FC head with global average pooling; compare parameters and train both variants."),
     ("shift", "&Where Is the Cat? (shift probe)", "designer.ui.lab.shift_dialog", "ShiftDialog",
-     "Accuracy of the trained model(s) when the test images move by −k…+k pixels."),
+     "Accuracy of the trained model(s) when the test images move by −k…+k pixels; train and compare the FC "
+     "head, the FC head with shift augmentation and a GAP head."),
     ("sweep", "Depth × &Width Sweep", "designer.ui.lab.sweep_dialog", "SweepDialog",
      "Train FC heads of several depths and widths; accuracy against parameters and time, Pareto front."),
     ("neurons", "Which FC &Neurons Fire", "designer.ui.lab.neurons_dialog", "NeuronsDialog",

@@ -8,6 +8,13 @@ random-position probe on a larger canvas.
 Every model has its own colour, marker and dash, named in a legend under the plot; the same
 network listed twice is probed once, and a model whose curve is exactly another's says so
 ("same curve as …"), since the two lines lie on top of each other.
+
+*Train and compare* answers the question the probe invites: it trains the open design three
+times with the Training dock's settings — as it is, as it is with shift augmentation ±K px
+(K: the dialog's own setting, 4 by default), and with its head replaced by GAP — as one
+queue of runs in the training process, probes the three and says in a verdict how much
+accuracy each keeps at ±K px (``designer.lab.shift_augmentation``). Training and probing
+are one task: one Cancel stops either.
 """
 
 from __future__ import annotations
@@ -21,6 +28,8 @@ from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox, QWidget)
 
 from designer.data import DatasetError, dataset_info
+from designer.training.run import BatchesDone, RunControl, RunStarted
+from designer.lab.shift_augmentation import DEFAULT_AUGMENT_SHIFT
 from designer.ui.lab.common import (LabDialog, muted_label, series_colour, series_symbol, style_plot,
                                     theme_legend)
 from designer.ui.style import hex_colour
@@ -37,6 +46,10 @@ class ShiftDialog(LabDialog):
         self.curves: dict[int, pg.PlotDataItem] = {}
         self.models: list = []  # the models of the current probe, one per distinct network
         self.same_as: dict[int, int] = {}  # a model's index → the earlier one whose curve it repeats
+        self._task = ""  # "probe" or "compare" while one runs
+        self._requests: list = []  # the comparison's runs, in queue order
+        self._epochs = 1
+        self.comparison: dict | None = None  # the last comparison's outcome (train_and_probe's dict)
 
         intro = muted_label("Every test image is moved by the same number of pixels (black fills the gap), and "
                             "each trained model is evaluated again. An FC head learned <i>where</i> things were; "
@@ -68,8 +81,26 @@ class ShiftDialog(LabDialog):
                        self.cancel_button):
             controls.addWidget(widget)
         controls.addStretch(1)
+        self.augment_spin = QSpinBox()
+        self.augment_spin.setRange(1, 14)
+        self.augment_spin.setValue(DEFAULT_AUGMENT_SHIFT)
+        self.augment_spin.setPrefix("shift augmentation ±")
+        self.augment_spin.setSuffix(" px")
+        self.augment_spin.setToolTip("How far the training images of the augmented variant move, at random, in x "
+                                     "and y (--augment shift:K); the verdict compares the three at this shift")
+        self.compare_button = QPushButton("Train and compare: FC head, FC head + shift augmentation, GAP head")
+        self.compare_button.setToolTip("Trains the open design three times with the Training dock's settings — "
+                                       "as it is, with shifted training images, and with a GAP head — one after "
+                                       "the other in the background, then probes the three")
+        self.compare_button.clicked.connect(self._on_compare_button_clicked)
+        comparison_controls = QHBoxLayout()
+        comparison_controls.addWidget(self.augment_spin)
+        comparison_controls.addWidget(self.compare_button)
+        comparison_controls.addStretch(1)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
+        self.progress.setTextVisible(True)
+        self.progress.setFormat(" ")
 
         self.plot_widget = pg.GraphicsLayoutWidget()
         self.plot = style_plot(self.plot_widget.addPlot(row=0, col=0), "Test accuracy against shift",
@@ -85,12 +116,19 @@ class ShiftDialog(LabDialog):
         self.table_label = QLabel(" ")
         self.table_label.setTextFormat(Qt.TextFormat.RichText)
         self.table_label.setWordWrap(True)
+        self.verdict_label = QLabel("")
+        self.verdict_label.setWordWrap(True)
+        self.verdict_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.verdict_label.setVisible(False)
+        self._theme_verdict()
 
         self.layout_.addWidget(intro)
         self.layout_.addLayout(controls)
+        self.layout_.addLayout(comparison_controls)
         self.layout_.addWidget(self.progress)
         self.layout_.addWidget(self.plot_widget, 1)
         self.layout_.addWidget(self.table_label)
+        self.layout_.addWidget(self.verdict_label)
         self.layout_.addWidget(self.status_label)
         self.runner.progress.connect(self._on_runner_progress)
         self.runner.finished.connect(self._on_runner_finished)
@@ -143,43 +181,123 @@ class ShiftDialog(LabDialog):
     # ------------------------------------------------------------------ probing
 
     def start(self) -> bool:
+        """Probe every trained model the lab knows."""
         if self.runner.running:
             return False
         models = self.models = self.distinct_models()
         if not models:
-            self.set_status("No trained model yet: train the design (Training ▸ Start Training) or run "
-                            "FC lab ▸ FC head → GAP ▸ Train both side by side.", error=True)
+            self.set_status("No trained model yet: train the design (Training ▸ Start Training), run "
+                            "FC lab ▸ FC head → GAP ▸ Train both side by side, or press “Train and compare”.",
+                            error=True)
             return False
         self.limit_samples(models)
-        for curve in self.curves.values():
-            self.plot.removeItem(curve)
-        self.legend.clear()
-        self.curves = {}
-        self.results = []
-        self.same_as = {}
-        self.table_label.setText(" ")
-        for index, model in enumerate(models):
-            colour = series_colour(index)
-            # Earlier models get bigger markers: a curve exactly on another still shows its markers round it.
-            size = max(6, 15 - 3 * index)
-            pen = pg.mkPen(colour, width=2.5, style=DASHES[index % len(DASHES)])
-            self.curves[index] = self.plot.plot([], [], pen=pen, symbol=series_symbol(index), symbolSize=size,
-                                                symbolBrush=colour, symbolPen=pg.mkPen(self.theme.plot_background))
-            self.legend.addItem(self.curves[index], model.label)
-        theme_legend(self.legend, self.theme)  # the new labels in the theme's text colour
+        self._reset_curves([model.label for model in models])
         max_shift, axis = self.shift_spin.value(), self.axis_combo.currentData()
         samples, extra = self.samples_spin.value(), self.canvas_spin.value()
-        self.plot.setXRange(-max_shift - 0.5, max_shift + 0.5, padding=0)
-        self.plot.getAxis("bottom").setTicks([[(value, str(value)) for value in range(-max_shift, max_shift + 1)]])
-        self.progress.setValue(0)
         self.set_status(f"Probing {len(models)} model(s) on {samples} test images…")
+
         def work(context):
             from designer.lab.shift import probe_models
 
             return probe_models(models, max_shift, axis, samples, extra, report=context.report,
                                 should_stop=context.cancelled)
 
-        return self.runner.start(work)
+        self._task = "probe"
+        if not self.runner.start(work):
+            self._task = ""
+            return False
+        return True
+
+    def _reset_curves(self, labels: list[str]) -> None:
+        """Empty curves, one per model, named in the legend; the results of the last probe go."""
+        for curve in self.curves.values():
+            self.plot.removeItem(curve)
+        self.legend.clear()
+        self.curves = {}
+        self.results = []
+        self.same_as = {}
+        self.comparison = None
+        self.table_label.setText(" ")
+        self.verdict_label.setText("")
+        self.verdict_label.setVisible(False)
+        for index, label in enumerate(labels):
+            colour = series_colour(index)
+            # Earlier models get bigger markers: a curve exactly on another still shows its markers round it.
+            size = max(6, 15 - 3 * index)
+            pen = pg.mkPen(colour, width=2.5, style=DASHES[index % len(DASHES)])
+            self.curves[index] = self.plot.plot([], [], pen=pen, symbol=series_symbol(index), symbolSize=size,
+                                                symbolBrush=colour, symbolPen=pg.mkPen(self.theme.plot_background))
+            self.legend.addItem(self.curves[index], label)
+        # Three models (the comparison) fit on one row; more take two columns, so long names still fit.
+        self.legend.setColumnCount(3 if len(labels) == 3 else 2)
+        theme_legend(self.legend, self.theme)  # the new labels in the theme's text colour
+        max_shift = self.shift_spin.value()
+        self.plot.setXRange(-max_shift - 0.5, max_shift + 0.5, padding=0)
+        self.plot.getAxis("bottom").setTicks([[(value, str(value)) for value in range(-max_shift, max_shift + 1)]])
+        self.progress.setValue(0)
+        self.progress.setFormat(" ")
+
+    # ------------------------------------------------------------------ FC head, FC head + augmentation, GAP head
+
+    def start_comparison(self) -> bool:
+        """Train the open design as it is, with shift augmentation and with a GAP head (one queue in the
+        training process), then probe the three and give the verdict."""
+        if self.runner.running:
+            return False
+        from designer.lab.shift_augmentation import (ComparisonSetupError, augmented_label, comparison_requests,
+                                                     comparison_variants)
+
+        config = self.lab.models.training_config()
+        try:
+            variants = comparison_variants(self.document.graph.copy(), config, self.augment_spin.value())
+        except ComparisonSetupError as error:
+            self.set_status(f"Cannot compare: {error}.", error=True)
+            return False
+        requests = comparison_requests(variants)
+        self.limit_samples([])  # the dock's dataset: the models are not trained yet
+        self._reset_curves([variant.label for variant in variants])
+        self._requests, self._epochs = requests, max(1, config.epochs)
+        max_shift, axis = self.shift_spin.value(), self.axis_combo.currentData()
+        samples, extra = self.samples_spin.value(), self.canvas_spin.value()
+        self.set_status(f"Training three variants on {config.dataset}, {config.epochs} epoch(s) each (the FC head, "
+                        f"{augmented_label(self.augment_spin.value())}, the GAP head), then probing them…")
+
+        def work(context):
+            from designer.lab.shift_augmentation import train_and_probe
+
+            control = RunControl()
+            context.on_cancel(control.stop)
+            context.on_abort(control.abort)
+            return train_and_probe(variants, max_shift=max_shift, axis=axis, samples=samples, canvas_extra=extra,
+                                   requests=requests, emit=context.report, control=control, report=context.report,
+                                   should_stop=context.cancelled)
+
+        self._task = "compare"
+        if not self.runner.start(work):
+            self._task = ""
+            return False
+        return True
+
+    @Slot()
+    def _on_compare_button_clicked(self) -> None:
+        self.start_comparison()
+
+    def _run_index(self, run_id: str) -> int:
+        return next((index for index, request in enumerate(self._requests) if request.run_id == run_id), 0)
+
+    def _show_training(self, event) -> None:
+        """The comparison's training phase on the progress bar: which variant, which epoch and batch."""
+        index = self._run_index(event.run_id)
+        label = self._requests[index].label if self._requests else ""
+        if isinstance(event, RunStarted):
+            self.progress.setFormat(f"training {index + 1}/{len(self._requests)}: {label}")
+            return
+        latest = event.points.latest
+        done = (index + ((latest.epoch - 1) + latest.batch / max(1, latest.batches)) / self._epochs) / max(
+            1, len(self._requests))
+        self.progress.setValue(int(1000 * done))
+        self.progress.setFormat(f"training {index + 1}/{len(self._requests)}: {label}: epoch {latest.epoch}, "
+                                f"batch {latest.batch}/{latest.batches}")
 
     @Slot()
     def _on_run_button_clicked(self) -> None:
@@ -188,14 +306,22 @@ class ShiftDialog(LabDialog):
     @Slot(bool)
     def _on_runner_running_changed(self, running: bool) -> None:
         self.run_button.setEnabled(not running)
+        self.compare_button.setEnabled(not running)
+        self.augment_spin.setEnabled(not running)
         self.cancel_button.setEnabled(running)
 
     @Slot(object)
     def _on_runner_progress(self, data) -> None:
+        if isinstance(data, (RunStarted, BatchesDone)):
+            self._show_training(data)
+            return
+        if not isinstance(data, tuple):
+            return  # the comparison's other run events: the progress bar shows enough
         if data[0] == "point":
             _kind, index, _label, points, fraction = data
             self._set_curve(index, points)
             self.progress.setValue(int(1000 * fraction))
+            self.progress.setFormat(f"probing {index + 1}/{len(self.curves)}: {_label}")
         elif data[0] == "model":
             _kind, index, result, fraction = data
             self.results.append(result)
@@ -255,16 +381,37 @@ class ShiftDialog(LabDialog):
 
     @Slot(object)
     def _on_runner_finished(self, outcome) -> None:
+        task, self._task = self._task, ""
         if outcome.cancelled:
-            self.set_status("Cancelled; the curves show the shifts measured so far.")
+            self.progress.setFormat("cancelled")
+            self.set_status("Cancelled; the curves show the shifts measured so far." if task == "probe" or self.results
+                            else "Cancelled before the three variants had trained; nothing was probed.")
             return
         if outcome.error:
-            self.set_status(f"The probe failed: {outcome.error}", error=True)
+            what = "The comparison" if task == "compare" else "The probe"
+            self.set_status(f"{what} failed: {outcome.error}", error=True)
             return
         self.progress.setValue(1000)
+        self.progress.setFormat("done")
+        if task == "compare":
+            self._show_comparison(outcome.value)
+            return
         samples = outcome.value[0]["samples"] if outcome.value else 0
         self.set_status(f"Done: {len(outcome.value)} model(s), {samples} test images each; shift 0 is the plain "
                         f"test accuracy on those images.")
+
+    def _show_comparison(self, comparison: dict) -> None:
+        """The three trained models join the lab's (the other windows and later probes see them); the verdict."""
+        self.comparison = comparison
+        self.models = list(comparison["models"])
+        for model in comparison["models"]:
+            self.lab.models.add(model)
+        self.verdict_label.setText(comparison["verdict"])
+        self.verdict_label.setVisible(True)
+        config = comparison["models"][0].config
+        samples = comparison["probes"][0]["samples"] if comparison["probes"] else 0
+        self.set_status(f"Done: trained on {config.dataset}, {config.epochs} epoch(s) each with the Training dock's "
+                        f"settings, probed on {samples} test images; shift 0 is each one's test accuracy there.")
 
     def apply_theme(self, theme) -> None:
         super().apply_theme(theme)
@@ -273,6 +420,13 @@ class ShiftDialog(LabDialog):
             curve.setSymbolPen(pg.mkPen(theme.plot_background))
         if self.results:
             self._show_table()
+        self._theme_verdict()
+
+    def _theme_verdict(self) -> None:
+        """The verdict boxed like the legend, so it reads as the comparison's conclusion."""
+        self.verdict_label.setStyleSheet(
+            f"QLabel {{ border: 1px solid {hex_colour(self.theme.panel_border)}; border-radius: 3px; padding: 6px; "
+            f"background: {hex_colour(self.theme.panel_fill)}; color: {hex_colour(self.theme.text)}; }}")
 
     def legend_labels(self) -> list[str]:
         return [label.text for _sample, label in self.legend.items]
