@@ -1,8 +1,7 @@
 """Seeded, stratified splits of a labelled set (numpy only).
 
-The same rule as the trainer's validation split (``designer.training.trainer.stratified_split``,
-which a test compares with this one): every class gives up ``round(fraction × its size)``
-members, chosen by a numpy generator seeded with ``seed``, and both index arrays come back
+The one rule for the trainer's validation split and an image folder's test split: every
+class gives up ``round(fraction × its size)`` members, chosen by a numpy generator seeded with ``seed``, and both index arrays come back
 sorted so a split of memory-mapped data reads the file front to back.
 """
 

@@ -32,6 +32,7 @@ from torch.nn import functional
 
 from designer.core import Graph
 from designer.data import FOLDER_DATASET, Dataset, DatasetError, DownloadCancelled, dataset_info, load_dataset
+from designer.data.splits import stratified_split  # one split rule for validation and image folders
 from designer.nn import BuildError, build_module
 from designer.training.evaluation import (DEFAULT_EVALUATION_BATCH, Evaluation, Normalisation, evaluate,
                                           evaluate_across)
@@ -96,21 +97,6 @@ def check_config(config: TrainConfig) -> None:
     problems = config.problems()
     if problems:
         raise _Failure("config", "; ".join(problems))
-
-
-def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(train indices, validation indices): ``fraction`` of every class held out, seeded."""
-    if fraction <= 0:
-        return np.arange(labels.shape[0]), np.zeros(0, dtype=np.int64)
-    generator = np.random.default_rng(seed)
-    train, validation = [], []
-    for label in np.unique(labels):
-        members = np.flatnonzero(labels == label)
-        generator.shuffle(members)
-        held = int(round(fraction * members.shape[0]))
-        validation.append(members[:held])
-        train.append(members[held:])
-    return np.sort(np.concatenate(train)), np.sort(np.concatenate(validation))
 
 
 def _dataset_label(name: str) -> str:

@@ -85,16 +85,21 @@ def test_a_folder_of_class_folders_becomes_a_stratified_uint8_dataset(tmp_path):
     assert not np.array_equal(other_seed.test_images, dataset.test_images)
 
 
-def test_the_split_follows_the_trainers_validation_split():
+def test_the_split_holds_out_each_class_in_proportion_and_is_the_trainers_rule():
     trainer = pytest.importorskip("designer.training.trainer")
-    trainer_split = getattr(trainer, "stratified_split", None)
-    if trainer_split is None or trainer_split is stratified_split:
-        pytest.skip("the trainer uses designer.data.splits itself")
+    assert trainer.stratified_split is stratified_split, "the validation split and the folder split differ"
 
     labels = np.random.default_rng(1).integers(0, 7, 500)
-    for fraction, seed in ((0.1, 0), (0.25, 3), (0.0, 1)):
-        ours, theirs = stratified_split(labels, fraction, seed), trainer_split(labels, fraction, seed)
-        assert all(np.array_equal(a, b) for a, b in zip(ours, theirs))
+    for fraction, seed in ((0.1, 0), (0.25, 3)):
+        kept, held = stratified_split(labels, fraction, seed)
+        assert sorted(np.concatenate([kept, held]).tolist()) == list(range(500))
+        for label in range(7):
+            assert np.sum(labels[held] == label) == round(fraction * np.sum(labels == label))
+        again = stratified_split(labels, fraction, seed)
+        assert np.array_equal(again[1], held)
+        assert not np.array_equal(stratified_split(labels, fraction, seed + 1)[1], held)
+    kept, held = stratified_split(labels, 0.0, 1)
+    assert kept.tolist() == list(range(500)) and held.size == 0
 
 
 def test_the_second_load_reads_the_cache_and_decodes_nothing(tmp_path, count_decodes):
