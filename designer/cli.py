@@ -9,9 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
-EXIT_INVALID_DESIGN = 1  # `info`: the file reads, but the design cannot be built as it is
-EXIT_BAD_INPUT = 2
-EXIT_INTERRUPTED = 130  # stopped with Ctrl+C
+from designer.command_line import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_INVALID_DESIGN, read_design
 
 #: Every headless command with its one-line help, in the order `--help` lists them. A new
 #: command adds its line here and its parser in build_command_parser.
@@ -28,13 +26,11 @@ COMMANDS = tuple(COMMAND_HELP)
 
 
 def _info(arguments) -> int:
-    from designer.core import ArchitectureError, analyze, load_architecture
+    from designer.core import analyze
     from designer.core.summary import summary_text
 
-    try:
-        graph = load_architecture(arguments.file)
-    except ArchitectureError as error:
-        print(f"error: {error}", file=sys.stderr)
+    graph = read_design(arguments.file)
+    if graph is None:
         return EXIT_BAD_INPUT
     analysis = analyze(graph)
     print(summary_text(graph, analysis))

@@ -1,6 +1,9 @@
 """Shared test configuration: Qt runs offscreen (no display in CI)."""
 
+import http.server
 import os
+import threading
+import time
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -77,3 +80,33 @@ def colour_network():
 def _private_runs_folder(tmp_path, monkeypatch):
     """Runs the window writes go to the test's own folder, never the person's runs folder."""
     monkeypatch.setenv("NETWORK_DESIGNER_RUNS", str(tmp_path / "runs"))
+
+
+class _SlowFileHandler(http.server.BaseHTTPRequestHandler):
+    """Announces 10 MB and sends them slowly (about 0.8 MB/s), until the client hangs up."""
+
+    def do_GET(self) -> None:  # noqa: N802 - the http.server name
+        self.send_response(200)
+        self.send_header("Content-Length", str(10_000_000))
+        self.end_headers()
+        try:
+            for _ in range(600):
+                self.wfile.write(bytes(16_384))
+                self.wfile.flush()
+                time.sleep(0.02)
+        except OSError:
+            pass  # the client went away: the download was cancelled
+
+    def log_message(self, *_arguments) -> None:
+        pass
+
+
+@pytest.fixture
+def slow_mirror():
+    """The address of a local dataset mirror whose every file downloads slowly (for Cancel and Ctrl+C)."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _SlowFileHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()

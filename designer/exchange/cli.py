@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-EXIT_BAD_INPUT = 2
+from designer.command_line import EXIT_BAD_INPUT, read_design
 FORMATS = ("pytorch", "onnx")
 
 
@@ -48,13 +48,11 @@ def _size(count: int) -> str:
 
 
 def run_export_command(arguments: argparse.Namespace) -> int:
-    from designer.core import ArchitectureError, load_architecture
     from designer.exchange.errors import ExchangeError
 
-    try:
-        graph = load_architecture(arguments.file)
-    except ArchitectureError as error:
-        return _error(str(error))
+    graph = read_design(arguments.file)
+    if graph is None:
+        return EXIT_BAD_INPUT
     output = Path(arguments.output)
     kind = arguments.format or ("onnx" if output.suffix.lower() == ".onnx" else "pytorch")
     started = time.perf_counter()

@@ -20,9 +20,7 @@ import signal
 import sys
 from pathlib import Path
 
-EXIT_BAD_INPUT = 2
-EXIT_FAILED = 1
-EXIT_INTERRUPTED = 130
+from designer.command_line import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, read_design
 
 
 def _whole_numbers(text: str) -> tuple[int, ...]:
@@ -104,16 +102,14 @@ def share_of_cpus(variants: int, parallel: int | None, threads: int | None) -> t
 
 
 def run_sweep_command(arguments: argparse.Namespace) -> int:
-    from designer.core import ArchitectureError, DesignerError, load_architecture
+    from designer.core import DesignerError
     from designer.lab.sweep import SweepSpec, final_validation_accuracy, sweep_requests
     from designer.training.cli import config_from_arguments
     from designer.training.run import Local, Ray, RunControl, RunEnded, refusal
     from designer.training.run.ray_tasks import ray_missing
 
-    try:
-        graph = load_architecture(arguments.file)
-    except ArchitectureError as error:
-        print(f"error: {error}", file=sys.stderr)
+    graph = read_design(arguments.file)
+    if graph is None:
         return EXIT_BAD_INPUT
     config = config_from_arguments(arguments)
     try:

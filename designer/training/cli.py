@@ -15,9 +15,7 @@ from pathlib import Path
 
 from designer.training.records import DEVICES, OPTIMIZERS, TrainConfig
 
-EXIT_BAD_INPUT = 2  # the file, the dataset, an option or a shape is wrong: nothing was trained
-EXIT_FAILED = 1  # training started and failed (a non-finite loss, no memory)
-EXIT_INTERRUPTED = 130  # stopped with Ctrl+C; what was trained so far is saved
+from designer.command_line import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, read_design
 
 #: TrainResult.failure values that mean the person's input was wrong, not the training.
 BAD_INPUT_FAILURES = ("config", "design", "dataset", "input-shape", "output-shape", "device")
@@ -312,13 +310,10 @@ def run_training_command(arguments: argparse.Namespace) -> int:
 
 
 def _train(arguments: argparse.Namespace, control, interrupts: _Interrupts) -> int:
-    from designer.core import ArchitectureError, load_architecture
     from designer.training.run import Processes, RunRequest, refusal
 
-    try:
-        graph = load_architecture(arguments.file)
-    except ArchitectureError as error:
-        print(f"error: {error}", file=sys.stderr)
+    graph = read_design(arguments.file)
+    if graph is None:
         return EXIT_BAD_INPUT
     config = config_from_arguments(arguments)
     launch = launch_from_arguments(arguments)

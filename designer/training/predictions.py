@@ -25,7 +25,7 @@ from designer.data.image_decode import DEFAULT_RESIZE, RESIZE_MODES, ImageProble
 from designer.training.checkpoint import CheckpointError, load_checkpoint
 from designer.training.evaluation import Normalisation, predict
 
-EXIT_BAD_INPUT = 2  # as the other commands: a file, an image or an option is wrong
+from designer.command_line import EXIT_BAD_INPUT
 DEFAULT_TOP = 3
 
 

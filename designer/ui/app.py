@@ -9,7 +9,7 @@ import os
 import sys
 from pathlib import Path
 
-EXIT_BAD_INPUT = 2
+from designer.command_line import EXIT_BAD_INPUT
 SCREENSHOT_SIZE = (1400, 900)  # the window's default size: what a new user sees
 DEFAULT_TEMPLATE = "lenet5.json"
 

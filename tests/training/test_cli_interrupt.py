@@ -8,7 +8,6 @@ points the command at it), so a Ctrl+C lands in the middle of a real download.
 
 from __future__ import annotations
 
-import http.server
 import os
 import re
 import signal
@@ -27,35 +26,6 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a chi
 ROOT = Path(__file__).resolve().parents[2]
 LENET = ROOT / "resources" / "templates" / "lenet5.json"
 WAIT_SECONDS = 90
-
-
-class _SlowFileHandler(http.server.BaseHTTPRequestHandler):
-    """Announces 10 MB and sends them slowly (about 0.8 MB/s), until the client hangs up."""
-
-    def do_GET(self) -> None:  # noqa: N802 - the http.server name
-        self.send_response(200)
-        self.send_header("Content-Length", str(10_000_000))
-        self.end_headers()
-        try:
-            for _ in range(600):
-                self.wfile.write(bytes(16_384))
-                self.wfile.flush()
-                time.sleep(0.02)
-        except OSError:
-            pass  # the client went away
-
-    def log_message(self, *_arguments) -> None:
-        pass
-
-
-@pytest.fixture
-def slow_mirror():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _SlowFileHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
-    server.server_close()
 
 
 class Command:

@@ -150,3 +150,20 @@ def _delete_closed_widgets(qapp):
 
     QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
     yield
+
+
+@pytest.fixture
+def lab_window(main_window, qtbot):
+    """The main window with the training dock (1 epoch, batch 500, CPU, the built-in sample) and
+    the FC lab menu installed; at the end every lab task and the dock's run must have ended."""
+    from designer.ui.lab import install_lab
+
+    panel = main_window.training_panel
+    panel.settings.epochs_spin.setValue(1)
+    panel.settings.batch_size_spin.setValue(500)
+    panel.settings.set_device("cpu")
+    panel.settings.set_dataset("mnist-sample")
+    assert install_lab(main_window) is main_window.fc_lab
+    yield main_window
+    assert main_window.fc_lab.shutdown(), "a lab task did not end"
+    assert panel.shutdown(5000)

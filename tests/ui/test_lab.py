@@ -11,27 +11,9 @@ import os
 import subprocess
 import sys
 
-import pytest
-
 from designer.core.paths import TEMPLATES
 
 RUN_TIMEOUT_MS = 120_000
-
-
-@pytest.fixture
-def lab_window(main_window, qtbot):
-    """The main window with the training dock (1 epoch, CPU) and the FC lab menu installed."""
-    from designer.ui.lab import install_lab
-
-    panel = main_window.training_panel
-    panel.settings.epochs_spin.setValue(1)
-    panel.settings.batch_size_spin.setValue(500)
-    panel.settings.set_device("cpu")
-    panel.settings.set_dataset("mnist-sample")
-    assert install_lab(main_window) is main_window.fc_lab
-    yield main_window
-    assert main_window.fc_lab.shutdown(), "a lab task did not end"
-    assert panel.shutdown(5000)
 
 
 def wait_idle(qtbot, dialog) -> None:
@@ -216,6 +198,9 @@ def test_sweep_can_be_cancelled_and_keeps_finished_runs(lab_window, qtbot):
     assert 1 <= len(dialog.runs) < 6
     assert all(run.ok for run in dialog.runs), "a variant cut short is not listed"
     assert dialog.table.rowCount() == len(dialog.runs)
+    assert "cancelled" in dialog.progress.format() and "training" not in dialog.progress.format()
+    low, high = dialog.params_plot.getViewBox().viewRange()[1]
+    assert -0.05 <= low and high <= 1.05, "the accuracy axis runs past 0…1"
 
 
 def test_lab_runs_train_in_the_training_process_not_in_the_window(lab_window, qtbot, monkeypatch):

@@ -9,7 +9,6 @@ import copy
 import dataclasses
 import itertools
 
-import pytest
 from PySide6.QtWidgets import QApplication
 
 from designer.core import to_document
@@ -18,21 +17,6 @@ from designer.ui.lab.label_placement import Box, place_labels
 from designer.ui.style import DARK, set_colour_scheme
 
 RUN_TIMEOUT_MS = 120_000
-
-
-@pytest.fixture
-def lab_window(main_window, qtbot):
-    from designer.ui.lab import install_lab
-
-    panel = main_window.training_panel
-    panel.settings.epochs_spin.setValue(1)
-    panel.settings.batch_size_spin.setValue(500)
-    panel.settings.set_device("cpu")
-    panel.settings.set_dataset("mnist-sample")
-    install_lab(main_window)
-    yield main_window
-    assert main_window.fc_lab.shutdown(), "a lab task did not end"
-    assert panel.shutdown(5000)
 
 
 def wait_idle(qtbot, dialog) -> None:

@@ -51,20 +51,6 @@ def test_the_dock_trains_on_two_processes_with_curves_stop_and_results(qtbot, ma
     assert panel.start_button.isEnabled() and panel.settings.processes_spin.isEnabled()
 
 
-@pytest.fixture
-def lab_window(main_window):
-    from designer.ui.lab import install_lab
-
-    panel = main_window.training_panel
-    panel.settings.epochs_spin.setValue(1)
-    panel.settings.batch_size_spin.setValue(500)
-    panel.settings.set_device("cpu")
-    assert install_lab(main_window) is main_window.fc_lab
-    yield main_window
-    assert main_window.fc_lab.shutdown(), "a lab task did not end"
-    assert panel.shutdown(5000)
-
-
 @pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="the [cluster] extra is not installed")
 def test_the_sweep_window_runs_its_variants_as_ray_tasks(lab_window, qtbot):
     lab_window.named_actions["lab_sweep"].trigger()

@@ -7,10 +7,8 @@ without the internet.
 
 from __future__ import annotations
 
-import http.server
 import os
 import signal
-import threading
 import time
 
 import pytest
@@ -23,35 +21,6 @@ from designer.data.loading import MIRROR_VARIABLE
 from designer.training import service
 
 RUN_TIMEOUT_MS = 60_000
-
-
-class _SlowFileHandler(http.server.BaseHTTPRequestHandler):
-    """Announces 10 MB and sends them slowly, until the client hangs up."""
-
-    def do_GET(self) -> None:  # noqa: N802 - the http.server name
-        self.send_response(200)
-        self.send_header("Content-Length", str(10_000_000))
-        self.end_headers()
-        try:
-            for _ in range(600):
-                self.wfile.write(bytes(16_384))
-                self.wfile.flush()
-                time.sleep(0.02)
-        except OSError:
-            pass  # the download was cancelled
-
-    def log_message(self, *_arguments) -> None:
-        pass
-
-
-@pytest.fixture
-def slow_mirror():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _SlowFileHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
-    server.server_close()
 
 
 @pytest.fixture

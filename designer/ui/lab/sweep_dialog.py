@@ -140,6 +140,8 @@ class SweepDialog(LabDialog):
         for key, plot in (("parameters", self.params_plot), ("seconds", self.time_plot)):
             plot.setClipToView(False)
             plot.getViewBox().setDefaultPadding(0.12)  # room for the labels of the outermost points
+            # An accuracy is 0…1: one point alone must not put -0.2 or 1.2 on the axis.
+            plot.getViewBox().setLimits(yMin=-0.05, yMax=1.05)
             self.fronts[key] = plot.plot([], [], pen=pg.mkPen(FRONT_COLOUR, width=2, style=Qt.PenStyle.DashLine),
                                          symbol="o", symbolSize=15, symbolBrush=None,
                                          symbolPen=pg.mkPen(FRONT_COLOUR, width=2.5), name="Pareto front")
@@ -293,6 +295,9 @@ class SweepDialog(LabDialog):
         # Whatever the outcome, the plots and the table show every finished run now: a refresh
         # still waiting for its second turn must not leave the table a run behind.
         self._refresh()
+        if outcome.error or outcome.cancelled:  # the bar no longer says a variant is training
+            self.progress.setFormat(f"{len(self.runs)}/{len(self._requests)} done — "
+                                    f"{'failed' if outcome.error else 'cancelled'}")
         if outcome.error:
             self.set_status(f"The sweep failed: {outcome.error}", error=True)
         elif outcome.cancelled:
